@@ -1,0 +1,70 @@
+"""invoke tasks for wasmforge. Thin: arguments in, wasmforge.commands does the work.
+
+Run `invoke --list` for the tasks and `invoke --help TASK` for each one's options.
+"""
+
+import sys
+from typing import Callable
+
+from invoke import Exit, task
+
+from wasmforge import commands
+from wasmforge.errors import WasmforgeError
+
+
+def _run(action: Callable[[], int]) -> None:
+    """The one place errors become a one-line message and an exit code."""
+    try:
+        code = action()
+    except WasmforgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise Exit("interrupted", code=130) from None
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"check": "Do not write: exit 1 naming the generated files that are stale."})
+def render(c, check=False):
+    """Render docker/<target-id>/Dockerfile for every matrix entry from matrix.json and recipes/."""
+    _run(lambda: commands.cmd_render(commands.workspace(), check))
+
+
+@task(iterable=["target"], help={"target": "Target id or alias (repeatable); default emscripten-browser."})
+def fetch(c, target=None):
+    """Download every source of the target(s) into the content-addressed cache, verified by sha256."""
+    names = target or ["emscripten-browser"]
+    _run(lambda: commands.cmd_fetch(*_resolved(names)))
+
+
+@task(iterable=["target"], help={"target": "Target id or alias (repeatable); default emscripten-browser."})
+def toolchain(c, target=None):
+    """Build and import the target's toolchain image from its lock if it is missing; print its tag."""
+    names = target or ["emscripten-browser"]
+    _run(lambda: commands.cmd_toolchain(*_resolved(names)))
+
+
+@task(name="lock-toolchain", help={"name": "Toolchain spec name under recipes/toolchains/ (e.g. emscripten-3.1.69)."})
+def lock_toolchain(c, name="emscripten-3.1.69"):
+    """Resolve a toolchain spec against Debian's archive today and rewrite its lock (changes artifact hashes)."""
+    _run(lambda: commands.cmd_lock_toolchain(commands.workspace(), name))
+
+
+@task(
+    iterable=["target"],
+    help={
+        "target": "Target id or alias (repeatable); default emscripten-browser. `invoke matrix` lists them.",
+        "jobs": "Parallel make jobs inside the build (default: number of CPUs).",
+        "no-cache": "Rebuild every Docker layer instead of reusing cached ones.",
+    },
+)
+def build(c, target=None, jobs=None, no_cache=False):
+    """Fetch, make the toolchain image if missing, build in Docker with the network off, write dist/<target-id>/."""
+    names = target or ["emscripten-browser"]
+    _run(lambda: commands.cmd_build(*_resolved(names), int(jobs) if jobs else None, no_cache))
+
+
+def _resolved(names: list[str]):
+    ws = commands.workspace()
+    return ws, commands.resolve_targets(ws, names)

@@ -1,0 +1,72 @@
+"""What each invoke task does; tasks.py only parses arguments and reports errors."""
+
+import sys
+from pathlib import Path
+
+from . import build, fetch, log, render, toolchain
+from .matrix import Target
+from .workspace import Workspace
+
+
+def resolve_targets(ws: Workspace, names: list[str]) -> list[Target]:
+    return [ws.matrix.resolve(name) for name in names]
+
+
+def cmd_render(ws: Workspace, check: bool) -> int:
+    rendered = render.render_all(ws.matrix, ws.book, ws.all_locks(), ws.paths.docker)
+    managed = [ws.paths.docker]
+    if check:
+        stale = render.stale_files(rendered, managed)
+        if stale:
+            names = ", ".join(str(p.relative_to(ws.paths.root)) for p in stale)
+            print(f"render --check: stale generated files: {names}; run `invoke render`", file=sys.stderr)
+            return 1
+        print(f"render --check: {len(rendered)} generated files are current")
+        return 0
+    touched = render.write_rendered(rendered, managed)
+    for path in touched:
+        print(f"wrote {path.relative_to(ws.paths.root)}")
+    print(f"render: {len(rendered)} files, {len(touched)} changed")
+    return 0
+
+
+def cmd_fetch(ws: Workspace, targets: list[Target]) -> int:
+    for target in targets:
+        log.info(f"fetch {target.id}")
+        components = ws.book.components_for(target)
+        image = _image_if_needed(ws, target, components)
+        for item in fetch.fetch_sources(components, ws.cache, image):
+            log.detail(f"{item.source.file}  {item.source.sha256}  {item.path}")
+    return 0
+
+
+def _image_if_needed(ws: Workspace, target: Target, components: list) -> str | None:
+    """Only start the toolchain (for Debian's source mirror) when something is not cached."""
+    if all(ws.cache.lookup(c.source.pin()) is not None for c in components):
+        return None
+    return toolchain.ensure_image(ws.toolchain_spec(target), ws.toolchain_lock(target), ws.cache, ws.workdir)
+
+
+def cmd_toolchain(ws: Workspace, targets: list[Target]) -> int:
+    for target in targets:
+        tag = toolchain.ensure_image(ws.toolchain_spec(target), ws.toolchain_lock(target), ws.cache, ws.workdir)
+        print(tag)
+    return 0
+
+
+def cmd_lock_toolchain(ws: Workspace, name: str) -> int:
+    spec = toolchain.load_spec(ws.paths.toolchains / f"{name}.json")
+    result = toolchain.lock(spec, ws.cache, ws.workdir)
+    print(f"wrote {result.path} ({len(result.packages)} packages, digest {result.digest})")
+    return 0
+
+
+def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: bool) -> int:
+    options = build.BuildOptions(nocache=nocache) if jobs is None else build.BuildOptions(jobs=jobs, nocache=nocache)
+    for target in targets:
+        build.build_target(ws, target, options)
+    return 0
+
+
+def workspace(root: str | None = None, matrix: str | None = None) -> Workspace:
+    return Workspace.load(root=Path(root) if root else None, matrix_path=Path(matrix) if matrix else None)
