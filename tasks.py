@@ -57,12 +57,35 @@ def lock_toolchain(c, name="emscripten-3.1.69"):
         "target": "Target id or alias (repeatable); default emscripten-browser. `invoke matrix` lists them.",
         "jobs": "Parallel make jobs inside the build (default: number of CPUs).",
         "no-cache": "Rebuild every Docker layer instead of reusing cached ones.",
+        "check-reproducible": "After building, rebuild without cache under varied conditions and fail if any output differs.",
     },
 )
-def build(c, target=None, jobs=None, no_cache=False):
+def build(c, target=None, jobs=None, no_cache=False, check_reproducible=False):
     """Fetch, make the toolchain image if missing, build in Docker with the network off, write dist/<target-id>/."""
     names = target or ["emscripten-browser"]
-    _run(lambda: commands.cmd_build(*_resolved(names), int(jobs) if jobs else None, no_cache))
+    if check_reproducible:
+        _run(lambda: commands.cmd_check_reproducible(*_resolved(names), int(jobs) if jobs else None))
+    else:
+        _run(lambda: commands.cmd_build(*_resolved(names), int(jobs) if jobs else None, no_cache))
+
+
+@task(
+    help={
+        "manifest": "Path to a manifest.json (e.g. dist/<target-id>/manifest.json).",
+        "source-date-epoch": "Override the manifest's SOURCE_DATE_EPOCH (to see a deliberate difference).",
+        "workdir": "Where to rebuild (default build/<target-id>/reproduce-<time>/).",
+    }
+)
+def reproduce(c, manifest, source_date_epoch=None, workdir=None):
+    """Rebuild a manifest's target from scratch (no cache, varied conditions); compare every output's sha256.
+
+    Prints a table (file, expected, got, ok/DIFFERS); on a difference writes diffoscope text and HTML
+    reports next to the rebuild. Exits 0 only if every output matches.
+    """
+    from pathlib import Path
+
+    sde = int(source_date_epoch) if source_date_epoch is not None else None
+    _run(lambda: commands.cmd_reproduce(commands.workspace(), Path(manifest), sde, Path(workdir) if workdir else None))
 
 
 def _resolved(names: list[str]):

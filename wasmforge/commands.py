@@ -70,3 +70,26 @@ def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: b
 
 def workspace(root: str | None = None, matrix: str | None = None) -> Workspace:
     return Workspace.load(root=Path(root) if root else None, matrix_path=Path(matrix) if matrix else None)
+
+
+def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None) -> int:
+    from . import reproduce
+
+    result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch)
+    print(reproduce.format_table(result.comparisons))
+    if result.ok:
+        print(f"reproduced: all {len(result.comparisons)} outputs identical (rebuild in {result.rebuild_dir})")
+        return 0
+    differing = [c.name for c in result.comparisons if not c.ok]
+    print(f"NOT reproduced: {', '.join(differing)} differ (rebuild in {result.rebuild_dir})", file=sys.stderr)
+    for report in result.reports:
+        print(f"diff report: {report}", file=sys.stderr)
+    return 1
+
+
+def cmd_check_reproducible(ws: Workspace, targets: list[Target], jobs: int | None) -> int:
+    status = cmd_build(ws, targets, jobs, nocache=False)
+    for target in targets:
+        manifest = ws.paths.dist / target.id / "manifest.json"
+        status = max(status, cmd_reproduce(ws, manifest, None, None))
+    return status

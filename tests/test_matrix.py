@@ -1,0 +1,164 @@
+"""matrix.json: every malformed or inconsistent input is refused with one line naming the file
+and the JSON path, and the shipped matrix is valid."""
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wasmforge.errors import ExcludedTargetError, MatrixError, UnknownTargetError
+from wasmforge.matrix import load_matrix
+
+from .conftest import BROWSER_TARGET, ROOT
+
+
+def load(data: dict[str, Any], tmp_path: Path):
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(data))
+    return load_matrix(path, ROOT / "schemas" / "matrix.schema.json", ROOT / "recipes", ROOT / "recipes" / "toolchains")
+
+
+def refused(data: dict[str, Any], tmp_path: Path) -> str:
+    with pytest.raises(MatrixError) as caught:
+        load(data, tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message, "errors are one line"
+    assert message.startswith("matrix.json: "), "errors name the file"
+    return message
+
+
+def test_the_shipped_matrix_is_valid_and_resolves_the_browser_alias(matrix_data, tmp_path):
+    matrix = load(matrix_data, tmp_path)
+    target = matrix.resolve("emscripten-browser")
+    assert target.id == BROWSER_TARGET
+    assert target.aliases == ("emscripten-browser",)
+    assert "dynamic-linking" in target.flags
+
+
+def test_an_unknown_key_is_refused_with_its_path_and_a_suggestion(matrix_data, tmp_path):
+    matrix_data["entries"][0]["flavour"] = "browser"
+    message = refused(matrix_data, tmp_path)
+    assert "$.entries[0]" in message and "'flavour' was unexpected" in message
+    assert "did you mean 'flavor'" in message
+
+
+def test_a_wrong_type_is_refused_with_its_path(matrix_data, tmp_path):
+    matrix_data["entries"][0]["flags"] = "dynamic-linking"
+    message = refused(matrix_data, tmp_path)
+    assert "$.entries[0].flags" in message and "is not of type 'array'" in message
+
+
+def test_a_missing_required_key_is_refused(matrix_data, tmp_path):
+    del matrix_data["entries"][0]["support"]
+    assert "'support' is a required property" in refused(matrix_data, tmp_path)
+
+
+def test_an_unknown_support_level_is_refused(matrix_data, tmp_path):
+    matrix_data["entries"][0]["support"] = "mostly"
+    assert "$.entries[0].support" in refused(matrix_data, tmp_path)
+
+
+def test_a_duplicate_target_id_is_refused(matrix_data, tmp_path):
+    matrix_data["entries"].append(copy.deepcopy(matrix_data["entries"][0]))
+    message = refused(matrix_data, tmp_path)
+    assert "$.entries[1]" in message and f"duplicate target id '{BROWSER_TARGET}'" in message
+
+
+def test_a_variant_makes_a_second_entry_of_the_same_combination_distinct(matrix_data, tmp_path):
+    second = copy.deepcopy(matrix_data["entries"][0])
+    second["variant"] = "static"
+    second["flags"] = []
+    matrix_data["entries"].append(second)
+    assert f"{BROWSER_TARGET}-static" in load(matrix_data, tmp_path).target_ids()
+
+
+def test_an_alias_pointing_nowhere_is_refused(matrix_data, tmp_path):
+    matrix_data["aliases"]["emscripten-browser"] = "cpython3.13-emscripten3.1.69-browzer"
+    message = refused(matrix_data, tmp_path)
+    assert "$.aliases['emscripten-browser']" in message and "unknown target" in message
+    assert f"did you mean '{BROWSER_TARGET}'" in message
+
+
+def test_an_alias_may_not_shadow_a_target_id(matrix_data, tmp_path):
+    matrix_data["aliases"][BROWSER_TARGET] = BROWSER_TARGET
+    assert "shadows a target id" in refused(matrix_data, tmp_path)
+
+
+def test_a_flag_not_allowed_for_the_flavor_is_refused(matrix_data, tmp_path):
+    matrix_data["flags"]["pthreads"]["flavors"] = ["node"]
+    matrix_data["exclusions"] = []
+    matrix_data["entries"][0]["flags"] = ["pthreads"]
+    message = refused(matrix_data, tmp_path)
+    assert "$.entries[0].flags[0]" in message and "not allowed for flavor 'browser'" in message
+
+
+def test_an_unknown_flag_is_refused(matrix_data, tmp_path):
+    matrix_data["entries"][0]["flags"] = ["turbo"]
+    assert "unknown flag 'turbo'" in refused(matrix_data, tmp_path)
+
+
+def test_unknown_python_sdk_and_flavor_references_are_refused(matrix_data, tmp_path):
+    for key, value in (("python", "3.99"), ("sdk", "emscripten-9"), ("flavor", "toaster")):
+        data = copy.deepcopy(matrix_data)
+        data["entries"][0][key] = value
+        assert f"$.entries[0].{key}" in refused(data, tmp_path)
+
+
+def test_a_flavor_on_the_wrong_kind_of_sdk_is_refused(matrix_data, tmp_path):
+    matrix_data["flavors"]["browser"]["sdk_kind"] = "wasi"
+    assert "needs a wasi SDK" in refused(matrix_data, tmp_path)
+
+
+def test_sdk_versions_are_compared_as_versions_not_strings(matrix_data, tmp_path):
+    # "3.1.100" sorts before "3.1.69" as a string but is newer as a version.
+    matrix_data["pythons"]["3.13"]["sdk_requirements"]["emscripten"] = ">=3.1.100"
+    message = refused(matrix_data, tmp_path)
+    assert "needs emscripten>=3.1.100, got 3.1.69" in message
+
+
+def test_an_invalid_version_specifier_is_refused(matrix_data, tmp_path):
+    matrix_data["pythons"]["3.13"]["sdk_requirements"]["emscripten"] = "at least 3"
+    assert "invalid version specifier" in refused(matrix_data, tmp_path)
+
+
+def test_an_entry_matching_an_exclusion_is_refused_with_the_reason(matrix_data, tmp_path):
+    matrix_data["flags"]["pthreads"]["flavors"] = ["browser", "node"]
+    matrix_data["entries"][0]["flags"] = ["pthreads"]
+    message = refused(matrix_data, tmp_path)
+    assert "entry is excluded" in message and "SharedArrayBuffer" in message
+
+
+def test_a_missing_toolchain_spec_or_recipe_is_refused(matrix_data, tmp_path):
+    data = copy.deepcopy(matrix_data)
+    data["sdks"]["emscripten-3.1.69"]["toolchain"] = "emscripten-0.0.1"
+    assert "$.sdks['emscripten-3.1.69'].toolchain" in refused(data, tmp_path)
+    matrix_data["pythons"]["3.13"]["recipe"] = "pypy"
+    assert "$.pythons['3.13'].recipe" in refused(matrix_data, tmp_path)
+
+
+def test_a_version_of_another_minor_release_is_refused(matrix_data, tmp_path):
+    matrix_data["pythons"]["3.13"]["version"] = "3.12.9"
+    assert "is not a 3.13 release" in refused(matrix_data, tmp_path)
+
+
+def test_invalid_json_names_line_and_column(tmp_path):
+    path = tmp_path / "matrix.json"
+    path.write_text('{"schema_version": 1,\n  "pythons": }')
+    with pytest.raises(MatrixError, match=r"invalid JSON at line 2 column 14"):
+        load_matrix(path, ROOT / "schemas" / "matrix.schema.json", ROOT / "recipes", ROOT / "recipes" / "toolchains")
+
+
+def test_an_unknown_target_lists_the_valid_ones(matrix_data, tmp_path):
+    matrix = load(matrix_data, tmp_path)
+    with pytest.raises(UnknownTargetError) as caught:
+        matrix.resolve("emscripten-browsr")
+    message = str(caught.value)
+    assert "did you mean 'emscripten-browser'" in message and BROWSER_TARGET in message
+
+
+def test_asking_for_an_excluded_combination_fails_with_its_reason(matrix_data, tmp_path):
+    matrix = load(matrix_data, tmp_path)
+    with pytest.raises(ExcludedTargetError, match="SharedArrayBuffer"):
+        matrix.resolve(f"{BROWSER_TARGET}-pthreads")
