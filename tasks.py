@@ -91,3 +91,9 @@ def reproduce(c, manifest, source_date_epoch=None, workdir=None):
 def _resolved(names: list[str]):
     ws = commands.workspace()
     return ws, commands.resolve_targets(ws, names)
+
+
+@task(name="matrix", help={"json": "Machine-readable output.", "markdown": "A Markdown table (as in the README)."})
+def matrix_(c, json=False, markdown=False):
+    """List every matrix entry: target id, aliases, support level, last build result and artifact size."""
+    _run(lambda: commands.cmd_matrix(commands.workspace(), json, markdown))

@@ -93,3 +93,16 @@ def cmd_check_reproducible(ws: Workspace, targets: list[Target], jobs: int | Non
         manifest = ws.paths.dist / target.id / "manifest.json"
         status = max(status, cmd_reproduce(ws, manifest, None, None))
     return status
+
+
+def cmd_matrix(ws: Workspace, as_json: bool, markdown: bool) -> int:
+    from . import matrix_report
+
+    rows = matrix_report.matrix_rows(ws)
+    if as_json:
+        print(matrix_report.as_json(rows))
+    elif markdown:
+        print(matrix_report.as_markdown(rows))
+    else:
+        print(matrix_report.as_table(rows))
+    return 0

@@ -1,0 +1,75 @@
+"""`invoke matrix`: every entry with its aliases, support level and last build, as a table or JSON."""
+
+import gzip
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .manifest import read_manifest
+from .workspace import Workspace
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatrixRow:
+    id: str
+    aliases: list[str]
+    python: str
+    sdk: str
+    flavor: str
+    flags: list[str]
+    support: str
+    built: bool
+    size_raw: int | None
+    size_gzip: int | None
+
+
+def matrix_rows(ws: Workspace) -> list[MatrixRow]:
+    rows = []
+    for target in ws.matrix.targets:
+        dist = ws.paths.dist / target.id
+        raw, gz = _sizes(dist)
+        rows.append(MatrixRow(
+            id=target.id, aliases=list(target.aliases), python=target.python.version,
+            sdk=f"{target.sdk.kind} {target.sdk.version}", flavor=target.flavor.name, flags=list(target.flags),
+            support=target.support, built=raw is not None, size_raw=raw, size_gzip=gz,
+        ))
+    return rows
+
+
+def _sizes(dist: Path) -> tuple[int | None, int | None]:
+    manifest_path = dist / "manifest.json"
+    if not manifest_path.is_file():
+        return None, None
+    manifest = read_manifest(manifest_path)
+    raw = sum(o.size for o in manifest.outputs)
+    gz = sum(len(gzip.compress((dist / o.name).read_bytes(), 9, mtime=0)) for o in manifest.outputs if (dist / o.name).is_file())
+    return raw, gz
+
+
+def as_json(rows: list[MatrixRow]) -> str:
+    return json.dumps([asdict(r) for r in rows], indent=2)
+
+
+def as_table(rows: list[MatrixRow]) -> str:
+    header = ("target", "aliases", "support", "flags", "last build", "size (raw / gzip)")
+    body = [
+        (
+            r.id, ", ".join(r.aliases) or "-", r.support, ", ".join(r.flags) or "-",
+            "built" if r.built else "not built",
+            f"{r.size_raw:,} / {r.size_gzip:,}" if r.size_raw is not None and r.size_gzip is not None else "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in (header, *body)) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in (header, *body)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def as_markdown(rows: list[MatrixRow]) -> str:
+    lines = ["| target | aliases | support | flags | last build | size raw / gzip (bytes) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        size = f"{r.size_raw:,} / {r.size_gzip:,}" if r.size_raw is not None and r.size_gzip is not None else "-"
+        lines.append(f"| `{r.id}` | {', '.join(r.aliases) or '-'} | {r.support} | {', '.join(r.flags) or '-'} | "
+                     f"{'built' if r.built else 'not built'} | {size} |")
+    return "\n".join(lines)
