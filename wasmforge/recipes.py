@@ -82,6 +82,11 @@ class Recipe:
     options: dict[str, BuildOptions]
     directory: Path
 
+    def build_files(self) -> list[Path]:
+        """The files a build reads: the recipe directory's top-level files. Subdirectories such as
+        tests/ (expected test results) are not build inputs, so editing them never rebuilds."""
+        return sorted(p for p in self.directory.iterdir() if p.is_file() and not p.name.startswith("."))
+
     def source(self, version: str | None = None) -> Source:
         wanted = version or self.default_version
         try:
@@ -170,7 +175,7 @@ class RecipeBook:
         digest = hashlib.sha256()
         files = sorted((self.directory / SHARED_SCRIPTS).glob("*"))
         for component in self.components_for(target):
-            files += sorted(p for p in component.recipe.directory.iterdir() if p.is_file())
+            files += component.recipe.build_files()
         for path in files:
             digest.update(str(path.relative_to(self.directory)).encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
