@@ -203,10 +203,13 @@ def stdlib_breakdown(dist: Path, top: int = 12) -> dict[str, Any]:
             head = info.filename.split("/", 1)[0] if "/" in info.filename else "(top-level modules)"
             groups[head] = groups.get(head, 0) + info.compress_size
     largest = sorted(groups.items(), key=lambda item: -item[1])[:top]
+    biggest_members = sorted(infos, key=lambda info: -info.compress_size)[:top]
     return {
         "zip": name, "zip_size": end - start, "members": len(infos),
+        "members_uncompressed": sum(info.file_size for info in infos),
         "other_files": [f for f, _, _ in files if f != name],
         "largest": [{"name": key, "stored": value} for key, value in largest],
+        "largest_members": [{"name": info.filename, "stored": info.compress_size} for info in biggest_members],
     }
 
 

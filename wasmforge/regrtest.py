@@ -30,8 +30,9 @@ from .workspace import Workspace
 
 GUEST_JUNIT = "/tmp/wf-regrtest-junit.xml"
 GUEST_IGNOREFILE = "/tmp/wf-regrtest-ignore.txt"
-# regrtest takes at most this long per test module before we call the runtime hung.
-SECONDS_PER_MODULE = 120.0
+# regrtest is silent while a module runs: a module silent for longer than this is taken as hung
+# (the slowest in the default subset, test_tarfile, takes about 50 s in Chromium).
+IDLE_SECONDS = 600.0
 
 # ------------------------------------------------------------------------------------------------
 # Which tests exist, and what each target expects of them
@@ -125,7 +126,7 @@ def owning_test(test_id: str, tests: list[str]) -> str | None:
     return best
 
 
-def check_expectations(expectations: Expectations, sources: "TestSources") -> None:
+def check_expectations(expectations: Expectations, sources: "SuiteSources") -> None:
     """Every key must name a test that exists in this CPython, or a test id under one or under
     another Lib/test module (test_datetime runs test.datetimetester's): no typos."""
     tests = sources.tests
@@ -153,7 +154,7 @@ def _under_test_module(test_id: str, files: dict[str, bytes]) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TestSources:
+class SuiteSources:
     files: dict[str, bytes]  # path relative to Lib/ ("test/test_os.py", "_pydecimal.py") -> bytes
     tests: list[str]  # regrtest test names, as its discovery finds them
 
@@ -172,7 +173,7 @@ def source_tarball(ws: Workspace, dist: Path) -> Path:
     return path
 
 
-def read_test_sources(tarball: Path, support_files: list[str]) -> TestSources:
+def read_test_sources(tarball: Path, support_files: list[str]) -> SuiteSources:
     """Lib/test/ of a CPython source tarball (about 33 MB for 3.13) plus the named Lib/ files
     (a name ending in "/" means that whole directory)."""
     wanted_files = {name for name in support_files if not name.endswith("/")}
@@ -195,7 +196,7 @@ def read_test_sources(tarball: Path, support_files: list[str]) -> TestSources:
     if missing:
         raise RegrtestError(f"{tarball}: no Lib/{', Lib/'.join(missing)} (listed under support_files)")
     split = split_test_dirs(files.get("test/libregrtest/findtests.py", b""))
-    return TestSources(files=files, tests=find_tests(tests_dir, split))
+    return SuiteSources(files=files, tests=find_tests(tests_dir, split))
 
 
 def guest_lib_dir(target: Target) -> str:
@@ -357,7 +358,7 @@ def regrtest_args(batch: list[str], ignore: bool) -> tuple[str, ...]:
     return tuple(args + batch)
 
 
-def run_batches(runtime: Runtime, dist: Path, target: Target, sources: TestSources, selection: Selection,
+def run_batches(runtime: Runtime, dist: Path, target: Target, sources: SuiteSources, selection: Selection,
                 echo: bool) -> tuple[dict[str, ModuleResult], list[PythonRun]]:
     lib_dir = guest_lib_dir(target)
     files = {f"{lib_dir}/{relative}": data for relative, data in sources.files.items()}
@@ -369,7 +370,7 @@ def run_batches(runtime: Runtime, dist: Path, target: Target, sources: TestSourc
     while remaining:
         job = PythonJob(
             args=regrtest_args(remaining, bool(selection.ignore_patterns)), files=files, collect=(GUEST_JUNIT,),
-            timeout_seconds=120.0 + SECONDS_PER_MODULE * len(remaining),
+            timeout_seconds=IDLE_SECONDS * (len(remaining) + 1), idle_timeout_seconds=IDLE_SECONDS,
         )
         log.info(f"==> python -m test: {len(remaining)} test(s) on {runtime.name}")
         run = runtime.run_python(dist, job, _echo if echo else None)
