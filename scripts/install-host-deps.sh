@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what wasmforge needs on a Debian/Ubuntu host that already runs Docker Engine:
-# debootstrap (toolchain images without a registry), chromium (browser tests), diffoscope
-# (reproducibility reports), nix-bin (checks of the Nix rendering), docker-registry (OCI store
-# tests), then the Python package with its test extra. Run as root (or with sudo).
+# debootstrap (toolchain images without a registry), chromium (browser tests), nodejs (node
+# flavor tests), diffoscope (reproducibility reports), nix-bin (checks of the Nix rendering),
+# docker-registry (OCI store tests), then the Python package with its test extra (which brings
+# wasmtime for the WASI tests). Run as root (or with sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  debootstrap chromium diffoscope nix-bin docker-registry openssl >/dev/null
+  debootstrap chromium nodejs diffoscope nix-bin docker-registry openssl >/dev/null
 python3 -m pip install -q -e ".[test]"

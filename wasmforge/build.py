@@ -54,7 +54,7 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
         log.warning(f"{committed} is stale; building from the fresh rendering (run `invoke render`)")
     context = options.context_dir or ws.paths.build / target.id / "context"
     with timer.stage("context"):
-        _prepare_context(context, ws.paths.recipes, dockerfile, inputs, [c.name for c in components])
+        _prepare_context(context, ws.paths.recipes, dockerfile, inputs, ws.book.recipe_files_for(target))
     build_tag = f"wasmforge-build:{target.id}"
     with timer.stage("docker build"):
         log_path = context.parent / "build.log"
@@ -67,7 +67,8 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
     return BuildResult(target=target, dist=dist, manifest=manifest, durations=timer.durations)
 
 
-def _prepare_context(context: Path, recipes_dir: Path, dockerfile: str, inputs: list[fetch.FetchedInput], names: list[str]) -> None:
+def _prepare_context(context: Path, recipes_dir: Path, dockerfile: str, inputs: list[fetch.FetchedInput],
+                     recipe_files: list[Path]) -> None:
     shutil.rmtree(context, ignore_errors=True)
     (context / "sources").mkdir(parents=True)
     (context / "Dockerfile").write_text(dockerfile)
@@ -77,9 +78,11 @@ def _prepare_context(context: Path, recipes_dir: Path, dockerfile: str, inputs: 
             os.link(item.path, target)
         except OSError:
             shutil.copyfile(item.path, target)
-    shutil.copytree(recipes_dir / "lib", context / "recipes" / "lib")
-    for name in names:
-        shutil.copytree(recipes_dir / name, context / "recipes" / name)
+    # Exactly the files the recipe digest covers, so the digest describes what Docker sees.
+    for path in recipe_files:
+        destination = context / "recipes" / path.relative_to(recipes_dir)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
     # Fixed modes, whatever the checkout's umask: COPY keeps them and scripts see them.
     for path in (context / "recipes").rglob("*"):
         path.chmod(0o755 if path.is_dir() or path.suffix == ".sh" else 0o644)
