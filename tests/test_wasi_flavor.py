@@ -26,9 +26,10 @@ from pathlib import Path
 here = Path("/work")
 text = (here / "input.txt").read_text(encoding="utf-8")
 data = text.encode() * 200
-db = sqlite3.connect(":memory:")
+db = sqlite3.connect(str(here / "numbers.sqlite"))
 db.execute("create table t (n integer)")
 db.executemany("insert into t values (?)", [(n,) for n in range(1, 101)])
+db.commit()
 decimal.getcontext().prec = 30
 report = {
     "platform": sys.platform,
@@ -139,6 +140,7 @@ def test_a_script_reads_and_writes_a_mapped_directory_and_every_extension_module
         "decimal": "0.142857142857142857142857142857",
         "json": '{"a": null, "b": [1, 2.5]}',
     }
+    assert (tmp_path / "numbers.sqlite").read_bytes().startswith(b"SQLite format 3\x00")
 
 
 def test_the_stdlib_is_read_only_to_the_guest(python_wasi, tmp_path):

@@ -134,14 +134,15 @@ def _summary(target: Target, dist: Path, manifest: Manifest, durations: dict[str
     for name, seconds in durations.items():
         log.info(f"  {name:<15} {log.format_seconds(seconds)}")
     log.info(f"  {'total':<15} {log.format_seconds(sum(durations.values()))}")
-    log.info("  output              raw          gzip -9      sha256")
+    width = max(18, *(len(output.name) for output in manifest.outputs))
+    log.info(f"  {'output':<{width}} {'raw':>11}  {'gzip -9':>11}  sha256")
     total_raw = total_gz = 0
     for output in manifest.outputs:
         gz = gzip_size(dist / output.name)
         total_raw += output.size
         total_gz += gz
-        log.info(f"  {output.name:<18} {output.size:>11,}  {gz:>11,}  {output.sha256[:16]}…")
-    log.info(f"  {'total':<18} {total_raw:>11,}  {total_gz:>11,}")
+        log.info(f"  {output.name:<{width}} {output.size:>11,}  {gz:>11,}  {output.sha256[:16]}…")
+    log.info(f"  {'total':<{width}} {total_raw:>11,}  {total_gz:>11,}")
     if target.size_budget_gzip and total_gz > target.size_budget_gzip:
         log.warning(f"{target.id}: {total_gz:,} bytes gzip is OVER the matrix budget of {target.size_budget_gzip:,}")
     log.info(f"  manifest: {dist / 'manifest.json'} (sha256 {sha256_file(dist / 'manifest.json')[:16]}…)")
