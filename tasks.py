@@ -35,14 +35,14 @@ def render(c, check=False, nix_fixed_output=False):
     _run(lambda: commands.cmd_render(commands.workspace(), check, nix_fixed_output))
 
 
-@task(iterable=["target"], help={"target": "Target id or alias (repeatable); default emscripten-browser."})
+@task(iterable=["target"], help={"target": "Target id, alias or glob (repeatable); default emscripten-browser."})
 def fetch(c, target=None):
     """Download every source of the target(s) into the content-addressed cache, verified by sha256."""
     names = target or ["emscripten-browser"]
     _run(lambda: commands.cmd_fetch(*_resolved(names)))
 
 
-@task(iterable=["target"], help={"target": "Target id or alias (repeatable); default emscripten-browser."})
+@task(iterable=["target"], help={"target": "Target id, alias or glob (repeatable); default emscripten-browser."})
 def toolchain(c, target=None):
     """Build and import the target's toolchain image from its lock if it is missing; print its tag."""
     names = target or ["emscripten-browser"]
@@ -58,7 +58,9 @@ def lock_toolchain(c, name="emscripten-3.1.69"):
 @task(
     iterable=["target"],
     help={
-        "target": "Target id or alias (repeatable); default emscripten-browser. `invoke matrix` lists them.",
+        "target": "Target id, alias or glob such as 'cpython3.13-*' (repeatable); default emscripten-browser. "
+                  "`invoke matrix` lists them. Several targets build one after another, past failures, "
+                  "with a result table at the end.",
         "jobs": "Parallel make jobs inside the build (default: number of CPUs).",
         "no-cache": "Rebuild every Docker layer instead of reusing cached ones.",
         "check-reproducible": "After building, rebuild without cache under varied conditions and fail if any output differs.",
@@ -126,10 +128,18 @@ def _resolved(names: list[str]):
     return ws, commands.resolve_targets(ws, names)
 
 
-@task(name="matrix", help={"json": "Machine-readable output.", "markdown": "A Markdown table (as in the README)."})
-def matrix_(c, json=False, markdown=False):
+@task(
+    name="matrix",
+    help={
+        "json": "Machine-readable output.",
+        "markdown": "A Markdown table, with this machine's last builds.",
+        "update-readme": "Write the matrix table (from matrix.json alone) between the markers in README.md.",
+        "check-readme": "Do not write: exit 1 if README.md's matrix table is stale.",
+    },
+)
+def matrix_(c, json=False, markdown=False, update_readme=False, check_readme=False):
     """List every matrix entry: target id, aliases, support level, last build result and artifact size."""
-    _run(lambda: commands.cmd_matrix(commands.workspace(), json, markdown))
+    _run(lambda: commands.cmd_matrix(commands.workspace(), json, markdown, update_readme, check_readme))
 
 
 @task(help={"out": "Directory for release.key.pem (private, mode 0600) and release.pub.pem."})

@@ -1,6 +1,7 @@
 """Shared fixtures: the real project tree, and throw-away copies of it for hostile inputs."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_TARGET = "cpython3.13-emscripten3.1.69-browser"
+NODE_TARGET = "cpython3.13-emscripten3.1.69-node"
+WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
+
+
+def built_dist(target_id: str) -> Path:
+    """dist/<target_id>/, built first (a real Docker build) when it has no manifest yet."""
+    dist = ROOT / "dist" / target_id
+    if not (dist / "manifest.json").is_file():
+        from wasmforge.build import build_target
+        from wasmforge.workspace import Workspace
+
+        ws = Workspace.load(root=ROOT)
+        build_target(ws, ws.matrix.resolve(target_id))
+    return dist
 
 
 @pytest.fixture
@@ -33,9 +48,12 @@ def matrix_data() -> dict[str, Any]:
 
 
 def run_invoke(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI as a user would, from `cwd` (whose matrix.json is used)."""
+    """Run the real CLI as a user would, from `cwd` (whose matrix.json is used), with this
+    checkout's wasmforge package even when another checkout is the one installed."""
+    environment = dict(os.environ if env is None else env)
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "invoke", "--search-root", str(cwd), *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=environment)
 
 
 @pytest.fixture

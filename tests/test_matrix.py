@@ -62,8 +62,9 @@ def test_an_unknown_support_level_is_refused(matrix_data, tmp_path):
 
 def test_a_duplicate_target_id_is_refused(matrix_data, tmp_path):
     matrix_data["entries"].append(copy.deepcopy(matrix_data["entries"][0]))
+    duplicate = len(matrix_data["entries"]) - 1
     message = refused(matrix_data, tmp_path)
-    assert "$.entries[1]" in message and f"duplicate target id '{BROWSER_TARGET}'" in message
+    assert f"$.entries[{duplicate}]" in message and f"duplicate target id '{BROWSER_TARGET}'" in message
 
 
 def test_a_variant_makes_a_second_entry_of_the_same_combination_distinct(matrix_data, tmp_path):

@@ -202,7 +202,7 @@ def test_derivations_get_the_dockerfile_environment_and_scripts(nix_tool: Nix, w
             f'{{ names = builtins.attrNames wasmforge.packages; main = wasmforge.packages."{target.id}".name; '
             f"components = {{ {fields} }}; }}"
         )
-        assert set(result["names"]) == {target.id, *target.aliases}
+        assert {target.id, *target.aliases} <= set(result["names"])
         main = data["components"][data["main"]]
         assert result["main"] == f"{data['main']}-{main['version']}"
         for name in data["order"]:
@@ -224,7 +224,8 @@ def test_derivations_get_the_dockerfile_environment_and_scripts(nix_tool: Nix, w
             takes = "WF_OUT" if component["role"] == "main" else "WF_PREFIX"
             assert f'cp -r "${takes}"/. "$out"/' in drv["installPhase"]
             assert drv["meta"]["license"] and drv["meta"]["description"]
-            assert "emscripten" in drv["inputs"] and "zlib-native" in drv["inputs"]
+            compiler = "emscripten" if target.sdk.kind == "emscripten" else "clang"
+            assert compiler in drv["inputs"] and "zlib-native" in drv["inputs"]
 
 
 def test_flake_exposes_every_target_and_alias(nix_tool: Nix, ws: Workspace) -> None:

@@ -13,7 +13,6 @@ from .errors import BuildError
 from .hashing import sha256_file
 from .manifest import InputRecord, Manifest, record_outputs, write_manifest
 from .matrix import Target
-from .recipes import Component
 from .render import render_dockerfile
 from .workspace import Workspace
 
@@ -43,8 +42,6 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
     if target.support == "broken":
         log.warning(f"{target.id} is marked broken in matrix.json; building anyway")
     components = ws.book.components_for(target)
-    # Taken before the context is copied: the manifest must describe what the build read.
-    recipe_digest = ws.book.digest_for(target)
     spec = ws.toolchain_spec(target)
     lock = ws.toolchain_lock(target)
     with timer.stage("toolchain"):
@@ -57,7 +54,7 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
         log.warning(f"{committed} is stale; building from the fresh rendering (run `invoke render`)")
     context = options.context_dir or ws.paths.build / target.id / "context"
     with timer.stage("context"):
-        _prepare_context(context, ws.paths.recipes, dockerfile, inputs, components)
+        _prepare_context(context, ws.paths.recipes, dockerfile, inputs, ws.book.recipe_files_for(target))
     build_tag = f"wasmforge-build:{target.id}"
     with timer.stage("docker build"):
         log_path = context.parent / "build.log"
@@ -65,13 +62,13 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
         docker_build.build_image(context, build_tag, jobs=options.jobs, nocache=options.nocache, log_path=log_path)
     dist = options.dist_dir or ws.paths.dist / target.id
     with timer.stage("artifacts"):
-        manifest = _collect(target, lock, inputs, components, recipe_digest, build_tag, dist)
+        manifest = _collect(ws, target, lock, inputs, components, build_tag, dist)
     _summary(target, dist, manifest, timer.durations)
     return BuildResult(target=target, dist=dist, manifest=manifest, durations=timer.durations)
 
 
 def _prepare_context(context: Path, recipes_dir: Path, dockerfile: str, inputs: list[fetch.FetchedInput],
-                     components: list[Component]) -> None:
+                     recipe_files: list[Path]) -> None:
     shutil.rmtree(context, ignore_errors=True)
     (context / "sources").mkdir(parents=True)
     (context / "Dockerfile").write_text(dockerfile)
@@ -81,19 +78,18 @@ def _prepare_context(context: Path, recipes_dir: Path, dockerfile: str, inputs: 
             os.link(item.path, target)
         except OSError:
             shutil.copyfile(item.path, target)
-    shutil.copytree(recipes_dir / "lib", context / "recipes" / "lib")
-    for component in components:
-        destination = context / "recipes" / component.name
-        destination.mkdir(parents=True)
-        for path in component.recipe.build_files():
-            shutil.copyfile(path, destination / path.name)
+    # Exactly the files the recipe digest covers, so the digest describes what Docker sees.
+    for path in recipe_files:
+        destination = context / "recipes" / path.relative_to(recipes_dir)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
     # Fixed modes, whatever the checkout's umask: COPY keeps them and scripts see them.
     for path in (context / "recipes").rglob("*"):
         path.chmod(0o755 if path.is_dir() or path.suffix == ".sh" else 0o644)
 
 
-def _collect(target: Target, lock: toolchain.ToolchainLock, inputs: list[fetch.FetchedInput],
-             components: list[Component], recipe_digest: str, build_tag: str, dist: Path) -> Manifest:
+def _collect(ws: Workspace, target: Target, lock: toolchain.ToolchainLock, inputs: list[fetch.FetchedInput],
+             components: list, build_tag: str, dist: Path) -> Manifest:
     dist.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dist.parent, prefix=f".{dist.name}-"))
     try:
@@ -109,7 +105,7 @@ def _collect(target: Target, lock: toolchain.ToolchainLock, inputs: list[fetch.F
             },
             source_date_epoch=target.source_date_epoch,
             toolchain={"name": lock.toolchain, "lock_digest": lock.digest, "image": lock.image_tag},
-            recipe_digest=recipe_digest,
+            recipe_digest=ws.book.digest_for(target),
             inputs=tuple(
                 InputRecord(component=i.component, version=versions[i.component], file=i.source.file,
                             size=i.source.size, sha256=i.source.sha256)
@@ -138,14 +134,15 @@ def _summary(target: Target, dist: Path, manifest: Manifest, durations: dict[str
     for name, seconds in durations.items():
         log.info(f"  {name:<15} {log.format_seconds(seconds)}")
     log.info(f"  {'total':<15} {log.format_seconds(sum(durations.values()))}")
-    log.info("  output              raw          gzip -9      sha256")
+    width = max(18, *(len(output.name) for output in manifest.outputs))
+    log.info(f"  {'output':<{width}} {'raw':>11}  {'gzip -9':>11}  sha256")
     total_raw = total_gz = 0
     for output in manifest.outputs:
         gz = gzip_size(dist / output.name)
         total_raw += output.size
         total_gz += gz
-        log.info(f"  {output.name:<18} {output.size:>11,}  {gz:>11,}  {output.sha256[:16]}…")
-    log.info(f"  {'total':<18} {total_raw:>11,}  {total_gz:>11,}")
+        log.info(f"  {output.name:<{width}} {output.size:>11,}  {gz:>11,}  {output.sha256[:16]}…")
+    log.info(f"  {'total':<{width}} {total_raw:>11,}  {total_gz:>11,}")
     if target.size_budget_gzip and total_gz > target.size_budget_gzip:
         log.warning(f"{target.id}: {total_gz:,} bytes gzip is OVER the matrix budget of {target.size_budget_gzip:,}")
     log.info(f"  manifest: {dist / 'manifest.json'} (sha256 {sha256_file(dist / 'manifest.json')[:16]}…)")

@@ -18,7 +18,8 @@ from .workspace import Workspace
 
 
 def resolve_targets(ws: Workspace, names: list[str]) -> list[Target]:
-    return [ws.matrix.resolve(name) for name in names]
+    """Ids, aliases and globs to targets; every name is checked before anything is built."""
+    return ws.matrix.select(names)
 
 
 def cmd_render(ws: Workspace, check: bool, nix_fixed_output: bool = False) -> int:
@@ -74,9 +75,15 @@ def cmd_lock_toolchain(ws: Workspace, name: str) -> int:
 
 def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: bool) -> int:
     options = build.BuildOptions(nocache=nocache) if jobs is None else build.BuildOptions(jobs=jobs, nocache=nocache)
-    for target in targets:
-        build.build_target(ws, target, options)
-    return 0
+    if len(targets) == 1:
+        # One target: its error, with its own exit code, is the result.
+        build.build_target(ws, targets[0], options)
+        return 0
+    from . import build_many
+
+    outcomes = build_many.build_each(ws, targets, options)
+    print(build_many.format_outcomes(outcomes))
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def cmd_keygen(out: Path) -> int:
@@ -159,9 +166,11 @@ def cmd_check_reproducible(ws: Workspace, targets: list[Target], jobs: int | Non
     return status
 
 
-def cmd_matrix(ws: Workspace, as_json: bool, markdown: bool) -> int:
+def cmd_matrix(ws: Workspace, as_json: bool, markdown: bool, update_readme: bool = False, check_readme: bool = False) -> int:
     from . import matrix_report
 
+    if update_readme or check_readme:
+        return _readme_matrix(ws, write=update_readme)
     rows = matrix_report.matrix_rows(ws)
     if as_json:
         print(matrix_report.as_json(rows))
@@ -251,4 +260,21 @@ def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, 
     if json_path is not None:
         write_json_atomic(json_path, bench.reports_json(reports, runs))
         print(f"json: {json_path}")
+    return 0
+
+
+def _readme_matrix(ws: Workspace, write: bool) -> int:
+    from . import matrix_report
+
+    readme = ws.paths.root / "README.md"
+    current = readme.read_text(encoding="utf-8")
+    wanted = matrix_report.with_readme_table(current, matrix_report.readme_table(ws))
+    if wanted == current:
+        print("README.md: the matrix table is current")
+        return 0
+    if not write:
+        print("README.md: the matrix table is stale; run `invoke matrix --update-readme`", file=sys.stderr)
+        return 1
+    readme.write_text(wanted, encoding="utf-8")
+    print("wrote the matrix table into README.md")
     return 0

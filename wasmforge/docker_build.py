@@ -3,7 +3,7 @@
 import io
 import tarfile
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 import docker
@@ -61,7 +61,8 @@ def created_container(image: str) -> Iterator[docker.models.containers.Container
 
 
 def copy_out(image: str, path_in_image: str, destination: Path) -> None:
-    """Copy the files of one directory in the image into `destination` (flat, regular files only)."""
+    """Copy the regular files under one directory of the image into `destination`, keeping their
+    paths below it (the node flavor ships lib/python313.zip next to python.js)."""
     destination.mkdir(parents=True, exist_ok=True)
     with created_container(image) as container:
         stream, _ = container.get_archive(path_in_image)
@@ -70,7 +71,12 @@ def copy_out(image: str, path_in_image: str, destination: Path) -> None:
         for member in archive.getmembers():
             if not member.isfile():
                 continue
-            name = Path(member.name).name
+            # get_archive of "dir/." names members "./a", "./lib/b"; pathlib drops the ".".
+            parts = PurePosixPath(member.name).parts
+            if not parts or parts[0] == "/" or ".." in parts:
+                raise BuildError(f"{image}: unexpected path {member.name!r} in {path_in_image}")
+            target = destination.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
             extracted = archive.extractfile(member)
             assert extracted is not None
-            (destination / name).write_bytes(extracted.read())
+            target.write_bytes(extracted.read())

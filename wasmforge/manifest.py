@@ -53,10 +53,13 @@ class Manifest:
 
 
 def record_outputs(directory: Path) -> tuple[FileRecord, ...]:
+    """Every file under `directory` but the manifest and checksums, named by its relative POSIX
+    path and sorted by it."""
+    files = sorted((p.relative_to(directory).as_posix(), p) for p in directory.rglob("*") if p.is_file())
     return tuple(
-        FileRecord(name=p.name, size=p.stat().st_size, sha256=sha256_file(p))
-        for p in sorted(directory.iterdir())
-        if p.is_file() and p.name not in (MANIFEST, CHECKSUMS)
+        FileRecord(name=name, size=p.stat().st_size, sha256=sha256_file(p))
+        for name, p in files
+        if name not in (MANIFEST, CHECKSUMS)
     )
 
 

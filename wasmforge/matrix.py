@@ -1,6 +1,7 @@
 """matrix.json: validated once (JSON Schema, then cross-field rules) into frozen records."""
 
 import difflib
+import fnmatch
 import json
 import re
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ from packaging.version import Version
 from .errors import ExcludedTargetError, MatrixError, UnknownTargetError
 
 SUPPORT_LEVELS = ("supported", "experimental", "broken")
+GLOB_CHARACTERS = frozenset("*?[")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +113,28 @@ class Matrix:
         hint = difflib.get_close_matches(name, valid, n=1)
         did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise UnknownTargetError(f"unknown target '{name}'{did_you_mean}; valid targets: {', '.join(valid)}")
+
+    def select(self, patterns: list[str]) -> list[Target]:
+        """Targets named by ids, aliases or shell-style globs over both (`cpython3.13-*`), in the
+        order asked, each once. A glob matching nothing is an error, as is an unknown name."""
+        chosen: list[Target] = []
+        for pattern in patterns:
+            if GLOB_CHARACTERS.intersection(pattern):
+                matches = self._glob(pattern)
+            else:
+                matches = [self.resolve(pattern)]
+            chosen += [target for target in matches if target not in chosen]
+        return chosen
+
+    def _glob(self, pattern: str) -> list[Target]:
+        matches = [
+            target for target in self.targets
+            if fnmatch.fnmatchcase(target.id, pattern) or any(fnmatch.fnmatchcase(a, pattern) for a in target.aliases)
+        ]
+        if not matches:
+            valid = sorted(self.aliases) + self.target_ids()
+            raise UnknownTargetError(f"no target matches '{pattern}'; valid targets: {', '.join(valid)}")
+        return matches
 
     def _excluded_reason(self, name: str) -> str | None:
         """Explain a request for a combination the matrix excludes, written as a target id."""

@@ -5,8 +5,12 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .errors import RenderError
 from .manifest import read_manifest
 from .workspace import Workspace
+
+README_START = "<!-- matrix:start -->"
+README_END = "<!-- matrix:end -->"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,3 +77,39 @@ def as_markdown(rows: list[MatrixRow]) -> str:
         lines.append(f"| `{r.id}` | {', '.join(r.aliases) or '-'} | {r.support} | {', '.join(r.flags) or '-'} | "
                      f"{'built' if r.built else 'not built'} | {size} |")
     return "\n".join(lines)
+
+
+def readme_table(ws: Workspace) -> str:
+    """The matrix as the README shows it: only what matrix.json says, so the committed table does
+    not depend on what this machine happens to have built."""
+    lines = [
+        "| target | alias | python | SDK | flavor (runtime) | flags | support |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for target in ws.matrix.targets:
+        lines.append(
+            f"| `{target.id}` | {', '.join(f'`{a}`' for a in target.aliases) or '-'} | {target.python.version} | "
+            f"{target.sdk.kind} {target.sdk.version} | {target.flavor.name} ({target.flavor.runtime}) | "
+            f"{', '.join(target.flags) or '-'} | {target.support} |"
+        )
+    excluded = [
+        f"| {_describe_exclusion(e.python, e.sdk, e.flavor, e.flags)} | {e.reason} |" for e in ws.matrix.exclusions
+    ]
+    if excluded:
+        lines += ["", "Excluded combinations (asking for one fails with its reason):", "", "| combination | reason |", "|---|---|"]
+        lines += excluded
+    return "\n".join(lines)
+
+
+def _describe_exclusion(python: str | None, sdk: str | None, flavor: str | None, flags: tuple[str, ...]) -> str:
+    parts = [f"python {python}" if python else "", f"SDK {sdk}" if sdk else "", f"flavor {flavor}" if flavor else ""]
+    parts.append(" + ".join(flags))
+    return ", ".join(part for part in parts if part) or "any"
+
+
+def with_readme_table(text: str, table: str, name: str = "README.md") -> str:
+    """`text` with everything between the matrix markers replaced by `table`."""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise RenderError(f"{name}: no {README_START} ... {README_END} markers to write the matrix table between")
+    return text[: start + len(README_START)] + "\n" + table + "\n" + text[end:]

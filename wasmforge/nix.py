@@ -76,7 +76,22 @@ TOOLS: dict[str, NixTool] = {tool.debian: tool for tool in (
     NixTool(debian="file", arguments=("file",), expression="file", why="configure scripts run file"),
     NixTool(debian="strip-nondeterminism", arguments=("strip-nondeterminism",), expression="strip-nondeterminism",
             why="as in the Docker image"),
+    # WASI: Debian's clang/lld/llvm 19 and wasi-libc are the parts of a WASI SDK.
+    NixTool(debian="clang-19", arguments=("llvmPackages_19",), expression="llvmPackages_19.clang-unwrapped",
+            why="clang --target=wasm32-wasi (unwrapped: no host libc flags)"),
+    NixTool(debian="lld-19", arguments=("llvmPackages_19",), expression="llvmPackages_19.lld", why="wasm-ld"),
+    NixTool(debian="llvm-19", arguments=("llvmPackages_19",), expression="llvmPackages_19.llvm",
+            why="llvm-ar, llvm-ranlib, llvm-strip"),
+    NixTool(debian="wasi-libc", arguments=("pkgsCross",), expression="pkgsCross.wasi32.wasilibc",
+            why="the wasm32-wasi C library and sysroot"),
+    NixTool(debian="libclang-rt-19-dev-wasm32", arguments=("pkgsCross",),
+            expression="pkgsCross.wasi32.llvmPackages_19.compiler-rt", why="libclang_rt.builtins for wasm32"),
 )}
+
+# The recipes call Debian's versioned tool names unless told otherwise (recipes/lib/common.sh).
+WASI_PREBUILD = (
+    '    export WF_WASI_CC="clang --target=wasm32-wasi" WF_WASI_AR=llvm-ar WF_WASI_RANLIB=llvm-ranlib\n'
+)
 
 VERSION_CHECKS: tuple[VersionCheck, ...] = (
     VersionCheck(debian="emscripten", arguments=("emscripten",), expression="emscripten'.version"),
@@ -328,9 +343,9 @@ def substitute(template: str, **values: str) -> str:
     return re.sub(r"@([a-z_]+)@", lambda match: values[match.group(1)], template)
 
 
-def render_package(recipe: Recipe, main: bool, dependencies: list[str]) -> str:
+def render_package(recipe: Recipe, main: bool, dependencies: list[str], optional: set[str] = frozenset()) -> str:
     arguments = ["lib", "stdenv", "fetchurl", "requireFile", "wasmforgeTarget", "wasmforgeToolchain",
-                 "wasmforgeRecipes", *dependencies]
+                 "wasmforgeRecipes", *(f"{d} ? null" if d in optional else d for d in dependencies)]
     note = "\n# The library arguments are this target's wasm builds (wasmforge.nix), not nixpkgs' packages."
     return substitute(
         PACKAGE,
@@ -356,7 +371,7 @@ def nix_attr(name: str) -> str:
 
 
 def toolchain_tools(spec: ToolchainSpec) -> list[NixTool]:
-    if spec.kind != "emscripten":
+    if spec.kind not in ("emscripten", "wasi"):
         raise RenderError(f"{spec.spec_path.name}: no nixpkgs mapping for {spec.kind} toolchains yet (wasmforge/nix.py TOOLS)")
     tools = []
     for package in spec.packages:
@@ -397,7 +412,7 @@ in
   preBuild = ''
     export HOME="$NIX_BUILD_TOP/home" EM_CACHE="$NIX_BUILD_TOP/emscripten-cache"
     mkdir -p "$HOME" "$EM_CACHE"
-  '';
+@extra_prebuild@  '';
 }
 """
 
@@ -439,6 +454,7 @@ def render_toolchain(spec: ToolchainSpec, lock: ToolchainLock) -> str:
         native=input_lines([t for t in tools if t.expression and not t.host], "    "),
         host=input_lines([t for t in tools if t.expression and t.host], "    "),
         covered="\n".join(f"  # {t.debian}: {t.why}" for t in covered),
+        extra_prebuild=WASI_PREBUILD if spec.kind == "wasi" else "",
     )
 
 
@@ -581,6 +597,7 @@ def render_all(ws: Workspace, locks: dict[str, ToolchainLock], options: NixOptio
     root = ws.paths.nix
     files: list[RenderedFile] = []
     packages: dict[str, str] = {}
+    uses: dict[str, tuple[Recipe, bool, list[list[str]]]] = {}
     toolchains: dict[str, str] = {}
     systems: dict[str, str] = {}
     roots = {python.recipe for python in ws.matrix.pythons.values()}
@@ -599,9 +616,13 @@ def render_all(ws: Workspace, locks: dict[str, ToolchainLock], options: NixOptio
             if is_main != (component.name in roots):
                 raise RenderError(f"recipes/{component.name}: is a library of one target and the main component of another")
             dependencies = [c.name for c in libraries] if is_main else []
-            text = render_package(component.recipe, is_main, dependencies)
-            if packages.setdefault(component.name, text) != text:
-                raise RenderError(f"recipes/{component.name}: its libraries differ between targets; nix/pkgs/{component.name} is shared")
+            uses.setdefault(component.name, (component.recipe, is_main, []))[2].append(dependencies)
+    for name, (recipe, is_main, per_target) in uses.items():
+        # One package file serves every target: a library only some targets link (libffi is
+        # emscripten-only) is an optional argument, and each target's data says which it copies.
+        union = sorted(set().union(*per_target))
+        optional = {d for d in union if not all(d in l for l in per_target)}
+        packages[name] = render_package(recipe, is_main, union, optional)
     index = {"targets": ws.matrix.target_ids(), "aliases": ws.matrix.aliases, "systems": systems}
     files.append(RenderedFile(path=root / "data" / "targets.json", text=dump_json(index)))
     files += [RenderedFile(path=root / "pkgs" / name / "package.nix", text=text) for name, text in sorted(packages.items())]

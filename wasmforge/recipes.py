@@ -10,9 +10,11 @@ import jsonschema
 
 from .cache import Pin
 from .errors import RecipeError
+from .hashing import canonical_json
 from .matrix import Target
 
 SHARED_SCRIPTS = "lib"
+RECIPE_FILE = "recipe.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,10 +56,16 @@ class Step:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildOptions:
+    """What one selector of a recipe adds; `Recipe.options_for` merges the ones a target selects."""
+
     cflags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     configure_args: tuple[str, ...] = ()
     make_args: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    # Recipe-directory files only this selector's targets use (a node-only loader patch, say):
+    # other targets neither receive them nor hash them, so editing one rebuilds only its targets.
+    files: tuple[str, ...] = ()
 
     def merged(self, other: "BuildOptions") -> "BuildOptions":
         return BuildOptions(
@@ -65,6 +73,8 @@ class BuildOptions:
             ldflags=self.ldflags + other.ldflags,
             configure_args=self.configure_args + other.configure_args,
             make_args=self.make_args + other.make_args,
+            dependencies=self.dependencies + other.dependencies,
+            files=self.files + other.files,
         )
 
 
@@ -82,11 +92,6 @@ class Recipe:
     options: dict[str, BuildOptions]
     directory: Path
 
-    def build_files(self) -> list[Path]:
-        """The files a build reads: the recipe directory's top-level files. Subdirectories such as
-        tests/ (expected test results) are not build inputs, so editing them never rebuilds."""
-        return sorted(p for p in self.directory.iterdir() if p.is_file() and not p.name.startswith("."))
-
     def source(self, version: str | None = None) -> Source:
         wanted = version or self.default_version
         try:
@@ -95,13 +100,47 @@ class Recipe:
             raise RecipeError(f"recipes/{self.name}/recipe.json: no version {wanted} (have: {', '.join(self.versions)})") from None
 
     def options_for(self, target: Target) -> BuildOptions:
-        selectors = ["common", f"sdk:{target.sdk.kind}", f"flavor:{target.flavor.name}"]
-        selectors += [f"flag:{flag}" for flag in target.flags]
         result = BuildOptions()
-        for selector in selectors:
+        for selector in selectors_for(target):
             if selector in self.options:
                 result = result.merged(self.options[selector])
         return result
+
+    def dependencies_for(self, target: Target) -> list[str]:
+        """The recipes every target needs plus those the target's selectors add, sorted."""
+        return sorted(set(self.dependencies) | set(self.options_for(target).dependencies))
+
+    def files_for(self, target: Target) -> list[Path]:
+        """The recipe directory's files a target's build reads: its scripts and helpers, without
+        other selectors' own files. recipe.json is left out: the build reads it only through the
+        WF_* variables rendered into the Dockerfile, and `effective_for` covers what it says."""
+        selected = set(self.options_for(target).files)
+        selector_files = {name for options in self.options.values() for name in options.files}
+        return sorted(
+            path for path in self.directory.iterdir()
+            if path.is_file() and path.name != RECIPE_FILE
+            and (path.name not in selector_files or path.name in selected)
+        )
+
+    def effective_for(self, target: Target, version: str) -> dict[str, Any]:
+        """What this recipe says about building `version` for `target`, as plain data: the part
+        of recipe.json that can change the target's output (not its mirrors, notes or other
+        selectors)."""
+        source = self.source(version)
+        options = self.options_for(target)
+        return {
+            "name": self.name,
+            "version": version,
+            "source": {"file": source.file, "size": source.size, "sha256": source.sha256},
+            "dependencies": self.dependencies_for(target),
+            "steps": [{"name": step.name, "script": step.script} for step in self.steps],
+            "options": {
+                "cflags": list(options.cflags),
+                "ldflags": list(options.ldflags),
+                "configure_args": list(options.configure_args),
+                "make_args": list(options.make_args),
+            },
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +201,7 @@ class RecipeBook:
             visiting.add(recipe.name)
             if target.sdk.kind not in recipe.sdks:
                 raise RecipeError(f"recipes/{recipe.name}/recipe.json: $.sdks: does not support {target.sdk.kind} (target {target.id})")
-            for dependency in sorted(recipe.dependencies):
+            for dependency in recipe.dependencies_for(target):
                 visit(self.get(dependency), None)
             chosen = version or recipe.default_version
             ordered.append(Component(recipe=recipe, version=chosen, source=recipe.source(chosen), options=recipe.options_for(target)))
@@ -170,13 +209,23 @@ class RecipeBook:
         visit(root, target.python.version)
         return ordered
 
-    def digest_for(self, target: Target) -> str:
-        """sha256 over every recipe file and script the target's build reads."""
-        digest = hashlib.sha256()
-        files = sorted((self.directory / SHARED_SCRIPTS).glob("*"))
+    def recipe_files_for(self, target: Target) -> list[Path]:
+        """Every recipe file the target's build gets: the shared scripts, then each component's."""
+        files = sorted(p for p in (self.directory / SHARED_SCRIPTS).iterdir() if p.is_file())
         for component in self.components_for(target):
-            files += component.recipe.build_files()
-        for path in files:
+            files += component.recipe.files_for(target)
+        return files
+
+    def digest_for(self, target: Target) -> str:
+        """sha256 over what the recipes say for this target and every script it runs.
+
+        Only the target's own inputs count, so adding a node-only file or a wasi-only option
+        leaves the browser's digest (and its Docker layer cache) as it was.
+        """
+        digest = hashlib.sha256()
+        effective = [c.recipe.effective_for(target, c.version) for c in self.components_for(target)]
+        digest.update(canonical_json(effective) + b"\0")
+        for path in self.recipe_files_for(target):
             digest.update(str(path.relative_to(self.directory)).encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()
@@ -198,14 +247,28 @@ def _recipe_from_json(data: dict[str, Any], path: Path) -> Recipe:
             ldflags=tuple(entry.get("ldflags", ())),
             configure_args=tuple(entry.get("configure_args", ())),
             make_args=tuple(entry.get("make_args", ())),
+            dependencies=tuple(entry.get("dependencies", ())),
+            files=tuple(entry.get("files", ())),
         )
         for selector, entry in data["options"].items()
     }
+    for selector, selected in options.items():
+        for index, name in enumerate(selected.files):
+            if not (path.parent / name).is_file():
+                raise RecipeError(f"{path}: $.options['{selector}'].files[{index}]: {name} does not exist")
+            if name == path.name or any(step.script == name for step in steps):
+                raise RecipeError(f"{path}: $.options['{selector}'].files[{index}]: {name} is used by every target")
     return Recipe(
         name=data["name"], description=data["description"], homepage=data["homepage"], license=data["license"],
         default_version=data["default_version"], versions=versions, sdks=tuple(data["sdks"]),
         dependencies=tuple(data["dependencies"]), steps=steps, options=options, directory=path.parent,
     )
+
+
+def selectors_for(target: Target) -> list[str]:
+    """The option selectors that apply to a target, in the order their options are merged."""
+    selectors = ["common", f"sdk:{target.sdk.kind}", f"flavor:{target.flavor.name}"]
+    return selectors + [f"flag:{flag}" for flag in target.flags]
 
 
 def _source_from_json(entry: dict[str, Any]) -> Source:

@@ -135,7 +135,8 @@ def diff_reports(expected_dir: Path, rebuilt_dir: Path, names: list[str], out_di
         original, rebuilt = expected_dir / name, rebuilt_dir / name
         if not (original.is_file() and rebuilt.is_file()):
             continue
-        text, html = out_dir / f"diffoscope-{name}.txt", out_dir / f"diffoscope-{name}.html"
+        flat = name.replace("/", "_")
+        text, html = out_dir / f"diffoscope-{flat}.txt", out_dir / f"diffoscope-{flat}.html"
         log.detail(f"diffoscope {name} …")
         subprocess.run(
             ["diffoscope", "--no-progress", "--max-report-size", "20000000", "--max-diff-block-lines", "200",

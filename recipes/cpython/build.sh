@@ -1,7 +1,8 @@
 #!/bin/bash
 # Step 2: cross-compile CPython against the libraries the other recipes installed in
-# $WF_PREFIX, then make the stdlib bundle deterministic and link the final artifacts.
+# $WF_PREFIX, make the stdlib deterministic and lay out the flavor's artifacts in $WF_OUT.
 . "$(dirname "$0")/../lib/common.sh"
+RECIPE_DIR="$(cd "$(dirname "$0")" && pwd)"
 cd "$WF_BUILD"
 : "${WF_OUT:?}" "${WF_FLAVOR:?}"
 BUILD_PYTHON="$WF_BUILD/builddir/build/python"
@@ -15,15 +16,23 @@ export ZLIB_CFLAGS="-I$P/include" ZLIB_LIBS="-L$P/lib -lz"
 export BZIP2_CFLAGS="-I$P/include" BZIP2_LIBS="-L$P/lib -lbz2"
 export LIBLZMA_CFLAGS="-I$P/include" LIBLZMA_LIBS="-L$P/lib -llzma"
 export LIBSQLITE3_CFLAGS="-I$P/include" LIBSQLITE3_LIBS="-L$P/lib -lsqlite3"
-export LIBFFI_CFLAGS="-I$P/include" LIBFFI_LIBS="-L$P/lib -lffi"
 export LIBMPDEC_CFLAGS="-I$P/include" LIBMPDEC_LIBS="-L$P/lib -lmpdec"
 export PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent
 export CFLAGS="$WF_CFLAGS" LDFLAGS="$WF_LDFLAGS"
 
 case "$WF_SDK" in
-  emscripten) export CONFIG_SITE="$WF_BUILD/Tools/wasm/config.site-wasm32-emscripten" ;;
+  emscripten)
+    # libffi (for ctypes) is an emscripten-only dependency of this recipe.
+    export LIBFFI_CFLAGS="-I$P/include" LIBFFI_LIBS="-L$P/lib -lffi"
+    export CONFIG_SITE="$WF_BUILD/Tools/wasm/config.site-wasm32-emscripten"
+    ;;
   wasi) export CONFIG_SITE="$WF_BUILD/Tools/wasm/config.site-wasm32-wasi" CPP="$CC -E" ;;
 esac
+if [ "$WF_FLAVOR" = node ]; then
+  # Emscripten 3.1.69's NODERAWFS cannot fstat fds 0-2, so CPython would start without
+  # sys.stdout: the loader gets a fix for its standard streams (see the file).
+  LDFLAGS="$LDFLAGS --pre-js=$RECIPE_DIR/node-stdio.pre.js"
+fi
 
 wf_log "configure (every link test is a full wasm link: this is the slow part)"
 wf_configure ../../configure -C --host="$WF_HOST" --build="$(../../config.guess)" \
@@ -31,19 +40,46 @@ wf_configure ../../configure -C --host="$WF_HOST" --build="$(../../config.guess)
 wf_log "make"
 wf_make >make.log 2>&1 || { tail -60 make.log; exit 1; }
 
-# The stdlib zip that make wrote has build-time timestamps and build paths in co_filename:
-# rewrite it deterministically, then link again so the loader and data bundle embed it.
-ZIP=$(ls usr/local/lib/python3*.zip 2>/dev/null || true)
-if [ -n "$ZIP" ]; then
-  wf_log "normalising $ZIP"
-  "$BUILD_PYTHON" "$(dirname "$0")/normalize_stdlib_zip.py" --zip "$ZIP" --srcdir "$WF_BUILD" \
+# make's stdlib zip has build-time timestamps and build paths in co_filename: rewrite it as a
+# pure function of the sources.
+normalize_stdlib_zip() {
+  local zip
+  zip=$(ls usr/local/lib/python3*.zip)
+  wf_log "normalising $zip"
+  "$BUILD_PYTHON" "$RECIPE_DIR/normalize_stdlib_zip.py" --zip "$zip" --srcdir "$WF_BUILD" \
     --builddir "$HOST_DIR/$(cat pybuilddir.txt)" --prefix /usr/local
-  rm -f python.js python.wasm python.data python.worker.js
-  wf_make python.js >>make.log 2>&1 || { tail -40 make.log; exit 1; }
-fi
+}
 
 mkdir -p "$WF_OUT"
-for artifact in python.js python.wasm python.data python.worker.js python.wasm.map; do
-  if [ -f "$artifact" ]; then install -m 644 "$artifact" "$WF_OUT/$artifact"; fi
-done
-wf_log "artifacts: $(cd "$WF_OUT" && ls | tr '\n' ' ')"
+case "$WF_SDK/$WF_FLAVOR" in
+  emscripten/browser)
+    # python.data embeds the zip: link again so the loader and the data bundle hold the
+    # normalised one.
+    normalize_stdlib_zip
+    rm -f python.js python.wasm python.data python.worker.js
+    wf_make python.js >>make.log 2>&1 || { tail -40 make.log; exit 1; }
+    for artifact in python.js python.wasm python.data python.worker.js python.wasm.map; do
+      if [ -f "$artifact" ]; then install -m 644 "$artifact" "$WF_OUT/$artifact"; fi
+    done
+    ;;
+  emscripten/node)
+    # NODERAWFS reads the stdlib from the host's file system. Ship the same pyc zip and the
+    # landmarks CPython's getpath looks for next to python.js: lib/python313.zip sets the
+    # prefix, lib/python3.13/lib-dynload the exec prefix.
+    wf_make wasm_stdlib >>make.log 2>&1 || { tail -40 make.log; exit 1; }
+    normalize_stdlib_zip
+    install -m 644 python.js python.wasm "$WF_OUT/"
+    (cd usr/local && find lib -type f | LC_ALL=C sort) | while read -r asset; do
+      install -D -m 644 "usr/local/$asset" "$WF_OUT/$asset"
+    done
+    ;;
+  wasi/*)
+    # DWARF makes python.wasm four times larger and embeds build paths: strip it.
+    llvm-strip-19 -o "$WF_OUT/python.wasm" python.wasm
+    chmod 644 "$WF_OUT/python.wasm"
+    "$BUILD_PYTHON" "$RECIPE_DIR/stdlib_tar.py" --srcdir "$WF_BUILD" \
+      --builddir "$HOST_DIR/$(cat pybuilddir.txt)" --out "$WF_OUT/python-stdlib.tar.gz"
+    ;;
+  *) echo "wasmforge: cpython has no layout for $WF_SDK/$WF_FLAVOR" >&2; exit 2 ;;
+esac
+wf_log "artifacts: $(cd "$WF_OUT" && find . -type f | LC_ALL=C sort | tr '\n' ' ')"

@@ -1,0 +1,41 @@
+// wasmforge: make the standard streams of the node flavor (NODERAWFS) behave like file descriptors.
+//
+// Emscripten 3.1.69 implements fstat(fd) as stat(stream.path), and NODERAWFS opens fds 0-2 with an
+// empty path, so fstat(0..2) fails with ENOENT and CPython starts with sys.stdin, sys.stdout and
+// sys.stderr set to None. NODERAWFS also marks the three streams as terminals whatever they are, so
+// a piped stdin would start the interactive prompt.
+//
+// This runs before the file system is initialised (preRun): it names the three streams
+// /dev/stdin, /dev/stdout and /dev/stderr, answers a stat of those names with fstat of the host's
+// descriptor (what fstat means), and asks the host whether each one is a terminal.
+// Only internal names of the emscripten release in the toolchain lock are used; if they are missing
+// the patch does nothing rather than break start-up.
+Module["preRun"] = [].concat(Module["preRun"] || [], function wasmforgeNodeStdio() {
+  if (typeof NODERAWFS === "undefined" || typeof FS.createStandardStreams !== "function") {
+    return;
+  }
+  var tty = require("tty");
+  var hostFds = { "/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2 };
+
+  var createStandardStreams = FS.createStandardStreams;
+  FS.createStandardStreams = function () {
+    createStandardStreams.apply(null, arguments);
+    Object.keys(hostFds).forEach(function (path) {
+      var stream = FS.getStream(hostFds[path]);
+      stream.path = path;
+      stream.tty = tty.isatty(hostFds[path]);
+    });
+  };
+
+  var stat = FS.stat;
+  FS.stat = function (path, dontFollow) {
+    if (!Object.prototype.hasOwnProperty.call(hostFds, path)) {
+      return stat(path, dontFollow);
+    }
+    try {
+      return fs.fstatSync(hostFds[path]);
+    } catch (e) {
+      throw e.code ? new FS.ErrnoError(ERRNO_CODES[e.code]) : e;
+    }
+  };
+});
