@@ -254,7 +254,7 @@ def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, 
     from . import bench
     from .hashing import write_json_atomic
 
-    request = bench.BenchRequest(runs=runs, reference=reference, json_path=json_path)
+    request = bench.BenchRequest(runs=runs, reference=reference)
     reports = bench.run_bench(target, ws.paths.dist / target.id, request)
     print(bench.format_reports(reports))
     if json_path is not None:

@@ -33,6 +33,9 @@ GUEST_IGNOREFILE = "/tmp/wf-regrtest-ignore.txt"
 # regrtest is silent while a module runs: a module silent for longer than this is taken as hung
 # (the slowest in the default subset, test_tarfile, takes about 50 s in Chromium).
 IDLE_SECONDS = 600.0
+# Tests per interpreter: a fresh one every so often bounds what a crash loses (a crashed run writes
+# no JUnit report) and how far a silent memory corruption (a C stack overrun) can carry.
+BATCH_SIZE = 60
 
 # ------------------------------------------------------------------------------------------------
 # Which tests exist, and what each target expects of them
@@ -366,16 +369,17 @@ def run_batches(runtime: Runtime, dist: Path, target: Target, sources: SuiteSour
         files[GUEST_IGNOREFILE] = "".join(f"{pattern}\n" for pattern in selection.ignore_patterns).encode()
     results: dict[str, ModuleResult] = {}
     runs: list[PythonRun] = []
-    remaining = list(selection.run)
-    while remaining:
+    queue = list(selection.run)
+    while queue:
+        batch = queue[:BATCH_SIZE]
         job = PythonJob(
-            args=regrtest_args(remaining, bool(selection.ignore_patterns)), files=files, collect=(GUEST_JUNIT,),
-            timeout_seconds=IDLE_SECONDS * (len(remaining) + 1), idle_timeout_seconds=IDLE_SECONDS,
+            args=regrtest_args(batch, bool(selection.ignore_patterns)), files=files, collect=(GUEST_JUNIT,),
+            timeout_seconds=IDLE_SECONDS * (len(batch) + 1), idle_timeout_seconds=IDLE_SECONDS,
         )
-        log.info(f"==> python -m test: {len(remaining)} test(s) on {runtime.name}")
+        log.info(f"==> python -m test: {len(batch)} of {len(queue)} remaining test(s) on {runtime.name}")
         run = runtime.run_python(dist, job, _echo if echo else None)
         runs.append(run)
-        remaining = _absorb(run, remaining, results)
+        queue = _absorb(run, batch, results) + queue[len(batch):]
     return results, runs
 
 
@@ -503,6 +507,7 @@ class Report:
     seconds: float
     runs: int
     expectations_fail: dict[str, str]
+    runs_without_junit: int = 0
 
     def count(self, verdict: str | None = None, state: str | None = None) -> int:
         return sum(1 for m in self.modules if (verdict is None or m.verdict == verdict) and (state is None or m.state == state))
@@ -531,7 +536,8 @@ def format_report(report: Report) -> str:
         f"{report.count(state='skipped')} skipped by regrtest, {report.count(state='not-run')} not run (listed)",
     ]
     cases = report.case_counts()
-    lines.append(f"  test cases: {cases['run']:,} run, {cases['passed']:,} passed, {cases['failed']:,} failed, {cases['skipped']:,} skipped")
+    source = f" (from {report.runs - report.runs_without_junit} of {report.runs} runs: a crashed run writes no JUnit)" if report.runs_without_junit else ""
+    lines.append(f"  test cases{source}: {cases['run']:,} run, {cases['passed']:,} passed, {cases['failed']:,} failed, {cases['skipped']:,} skipped")
     expected = [x for x in m if x.verdict == "expected-failure"]
     if expected:
         lines.append("  expected failures:")
@@ -650,6 +656,7 @@ def run_regrtest(ws: Workspace, target: Target, runtime: Runtime, request: Regrt
         target=target, runtime=runtime.name, modules=sorted(results.values(), key=lambda r: order.get(r.name, len(order))),
         stale=stale_expectations(results, expectations), seconds=time.monotonic() - start, runs=len(runs),
         expectations_fail=expectations.fail,
+        runs_without_junit=sum(1 for run in runs if GUEST_JUNIT not in run.collected),
     )
     if request.junit is not None:
         request.junit.parent.mkdir(parents=True, exist_ok=True)
