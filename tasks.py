@@ -4,6 +4,7 @@ Run `invoke --list` for the tasks and `invoke --help TASK` for each one's option
 """
 
 import sys
+from pathlib import Path
 from typing import Callable
 
 from invoke import Exit, task
@@ -25,10 +26,13 @@ def _run(action: Callable[[], int]) -> None:
         raise Exit(code=code)
 
 
-@task(help={"check": "Do not write: exit 1 naming the generated files that are stale."})
-def render(c, check=False):
-    """Render docker/<target-id>/Dockerfile for every matrix entry from matrix.json and recipes/."""
-    _run(lambda: commands.cmd_render(commands.workspace(), check))
+@task(help={
+    "check": "Do not write: exit 1 naming the generated files that are stale.",
+    "nix-fixed-output": "Also render nix <target-id>-checked from dist/<target-id>/manifest.json where present.",
+})
+def render(c, check=False, nix_fixed_output=False):
+    """Render docker/<target-id>/Dockerfile and nix/ for every matrix entry from matrix.json and recipes/."""
+    _run(lambda: commands.cmd_render(commands.workspace(), check, nix_fixed_output))
 
 
 @task(iterable=["target"], help={"target": "Target id, alias or glob (repeatable); default emscripten-browser."})
@@ -74,20 +78,49 @@ def build(c, target=None, jobs=None, no_cache=False, check_reproducible=False):
 @task(
     help={
         "manifest": "Path to a manifest.json (e.g. dist/<target-id>/manifest.json).",
+        "version": "Instead of --manifest: a published version (e.g. nightly-2026-11-25) to pull from --store.",
+        "target": "With --version: the target id or alias.",
+        "store": "With --version: the store URL (default ./store).",
+        "pubkey": "With --version: the pinned public key (default keys/release.pub.pem or $WASMFORGE_PUBKEY).",
         "source-date-epoch": "Override the manifest's SOURCE_DATE_EPOCH (to see a deliberate difference).",
         "workdir": "Where to rebuild (default build/<target-id>/reproduce-<time>/).",
     }
 )
-def reproduce(c, manifest, source_date_epoch=None, workdir=None):
+def reproduce(c, manifest=None, version=None, target=None, store=None, pubkey=None, source_date_epoch=None, workdir=None):
     """Rebuild a manifest's target from scratch (no cache, varied conditions); compare every output's sha256.
 
-    Prints a table (file, expected, got, ok/DIFFERS); on a difference writes diffoscope text and HTML
-    reports next to the rebuild. Exits 0 only if every output matches.
+    Give a local --manifest, or --version/--target/--store to pull a published release (signature and
+    hashes verified) and rebuild that. Prints a table (file, expected, got, ok/DIFFERS); on a
+    difference writes diffoscope text and HTML reports next to the rebuild. Exits 0 only if all match.
     """
     from pathlib import Path
 
+    where = Path(workdir) if workdir else None
+    if version:
+        if not target:
+            raise Exit("error: --version needs --target", code=2)
+        ws, [resolved] = _resolved([target])
+        _run(lambda: commands.cmd_reproduce_published(ws, resolved, version, store, pubkey, where))
+        return
+    if not manifest:
+        raise Exit("error: give --manifest PATH, or --version V --target T [--store URL]", code=2)
     sde = int(source_date_epoch) if source_date_epoch is not None else None
-    _run(lambda: commands.cmd_reproduce(commands.workspace(), Path(manifest), sde, Path(workdir) if workdir else None))
+    _run(lambda: commands.cmd_reproduce(commands.workspace(), Path(manifest), sde, where))
+
+
+@task(
+    iterable=["target"],
+    help={
+        "date": "The night, YYYY-MM-DD (default: today, UTC); SOURCE_DATE_EPOCH is its midnight UTC.",
+        "target": "Target id or alias (repeatable); default: every entry marked supported.",
+        "store": "Store URL to publish to (default ./store).",
+        "key": "Private signing key (default $WASMFORGE_SIGNING_KEY).",
+        "jobs": "Parallel make jobs inside the build.",
+    }
+)
+def nightly(c, date=None, target=None, store=None, key=None, jobs=None):
+    """Build the nightly target set with that night's SOURCE_DATE_EPOCH, smoke-test, publish as nightly-YYYY-MM-DD."""
+    _run(lambda: commands.cmd_nightly(commands.workspace(), target or [], date, store, key, int(jobs) if jobs else None))
 
 
 def _resolved(names: list[str]):
@@ -107,3 +140,78 @@ def _resolved(names: list[str]):
 def matrix_(c, json=False, markdown=False, update_readme=False, check_readme=False):
     """List every matrix entry: target id, aliases, support level, last build result and artifact size."""
     _run(lambda: commands.cmd_matrix(commands.workspace(), json, markdown, update_readme, check_readme))
+
+
+@task(help={"out": "Directory for release.key.pem (private, mode 0600) and release.pub.pem."})
+def keygen(c, out):
+    """Make an Ed25519 key pair for signing releases (offline; never overwrites a key)."""
+    _run(lambda: commands.cmd_keygen(Path(out)))
+
+
+@task(
+    help={
+        "target": "Target id or alias; default emscripten-browser.",
+        "store": "Directory (path or file://) or oci://HOST:PORT/REPO; default ./store.",
+        "version": "Release version, e.g. v1.2.0; default nightly-<today, UTC>.",
+        "dist": "Directory holding the build's files and manifest.json; default dist/<target-id>.",
+        "key": "Ed25519 private key PEM; default $WASMFORGE_SIGNING_KEY.",
+        "expires-days": "Days until the re-signed index expires (pull refuses it after); default 30.",
+    },
+)
+def publish(c, target="emscripten-browser", store=None, version=None, dist=None, key=None, expires_days=30):
+    """Publish dist/<target-id>/ as a signed release: blobs by sha256, SHA256SUMS, provenance, index."""
+    _run(lambda: commands.cmd_publish(*_resolved_one(target), store, version, dist, key, int(expires_days)))
+
+
+@task(
+    help={
+        "target": "Target id or alias; default emscripten-browser.",
+        "version": "Release version, or latest (the default).",
+        "store": "Directory, http(s):// mirror of one, or oci://HOST:PORT/REPO; default ./store.",
+        "dest": "Where the verified files go; default pulled/<target-id>.",
+        "pubkey": "Pinned Ed25519 public key PEM; default $WASMFORGE_PUBKEY, else keys/release.pub.pem.",
+        "force": "Replace a non-empty destination.",
+    },
+)
+def pull(c, target="emscripten-browser", version="latest", store=None, dest=None, pubkey=None, force=False):
+    """Download a release, verify signature, freshness and every file, then move it into place."""
+    _run(lambda: commands.cmd_pull(*_resolved_one(target), version, store, dest, pubkey, force))
+
+
+def _resolved_one(name: str):
+    ws = commands.workspace()
+    return ws, ws.matrix.resolve(name)
+
+
+@task(
+    name="test",
+    help={
+        "target": "Target id or alias; default emscripten-browser.",
+        "tests": "Comma-separated regrtest names (test_zlib,test_json); default: the target's CI subset.",
+        "all": "Run the whole suite (minus the target's skip list); takes long.",
+        "junit": "Write a JUnit XML report here.",
+    },
+)
+def test_(c, target="emscripten-browser", tests=None, all=False, junit=None):
+    """Run CPython's own regression tests (python -m test) inside the artifact, on its runtime."""
+    names = [name.strip() for name in tests.split(",") if name.strip()] if tests else None
+    _run(lambda: commands.cmd_test(*_resolved_one(target), names, all, Path(junit) if junit else None))
+
+
+@task(help={"target": "A browser target id or alias; default emscripten-browser.", "port": "Port on 127.0.0.1; default 8000."})
+def serve(c, target="emscripten-browser", port=8000):
+    """Serve dist/<target-id>/ with a Python REPL page, cross-origin isolated (COOP/COEP)."""
+    _run(lambda: commands.cmd_serve(*_resolved_one(target), int(port)))
+
+
+@task(
+    help={
+        "target": "Target id or alias; default emscripten-browser.",
+        "reference": "An unpacked Pyodide npm package (or its .tgz) to measure in the same run.",
+        "runs": "Cold starts per runtime; medians are reported. Default 5.",
+        "json": "Also write the report as JSON here.",
+    },
+)
+def bench(c, target="emscripten-browser", reference=None, runs=5, json=None):
+    """Sizes (raw, gzip -9, brotli), cold start in Node and Chromium, peak memory; ratios to a reference."""
+    _run(lambda: commands.cmd_bench(*_resolved_one(target), Path(reference) if reference else None, int(runs), Path(json) if json else None))

@@ -19,13 +19,15 @@ def run_page(code: str) -> str:
     """A page that runs `code` with the classic loader and appends every line printed to #out."""
     return f"""<!doctype html>
 <meta charset="utf-8"><title>wasmforge smoke test</title>
+<link rel="icon" href="data:,">
 <pre id="out"></pre>
 <script>
-  const out = document.getElementById("out");
+  // The loader is a classic script: its globals (e.g. `out`) share this page's scope.
+  var wasmforgeOutput = document.getElementById("out");
   var Module = {{
     arguments: ["-c", {json.dumps(code)}],
-    print: (text) => {{ out.textContent += text + "\\n"; }},
-    printErr: (text) => {{ out.textContent += "[stderr] " + text + "\\n"; }},
+    print: (text) => {{ wasmforgeOutput.textContent += text + "\\n"; }},
+    printErr: (text) => {{ wasmforgeOutput.textContent += "[stderr] " + text + "\\n"; }},
   }};
 </script>
 <script src="python.js"></script>

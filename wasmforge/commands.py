@@ -1,10 +1,19 @@
 """What each invoke task does; tasks.py only parses arguments and reports errors."""
 
+import os
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import build, fetch, log, render, toolchain
+from . import build, fetch, log, nix, render, signing, toolchain
+from .errors import SignatureError
+from .freshness import STATE_FILE, SeenVersions
 from .matrix import Target
+from .paths import default_cache_dir
+from .publish import PublishRequest, nightly_version, publish
+from .pull import PullRequest, pull
+from .release_index import LATEST
+from .stores import DEFAULT_STORE, open_store, open_writable_store
 from .workspace import Workspace
 
 
@@ -13,9 +22,11 @@ def resolve_targets(ws: Workspace, names: list[str]) -> list[Target]:
     return ws.matrix.select(names)
 
 
-def cmd_render(ws: Workspace, check: bool) -> int:
-    rendered = render.render_all(ws.matrix, ws.book, ws.all_locks(), ws.paths.docker)
-    managed = [ws.paths.docker]
+def cmd_render(ws: Workspace, check: bool, nix_fixed_output: bool = False) -> int:
+    locks = ws.all_locks()
+    rendered = render.render_all(ws.matrix, ws.book, locks, ws.paths.docker)
+    rendered += nix.render_all(ws, locks, nix.NixOptions(fixed_output=nix_fixed_output))
+    managed = [ws.paths.docker, ws.paths.nix]
     if check:
         stale = render.stale_files(rendered, managed)
         if stale:
@@ -75,6 +86,59 @@ def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: b
     return 0 if all(o.ok for o in outcomes) else 1
 
 
+def cmd_keygen(out: Path) -> int:
+    pair = signing.generate_keypair(out)
+    print(f"private key: {pair.private} (keep it offline; it signs releases)")
+    print(f"public key:  {pair.public} (pin it: pull --pubkey, or commit it as keys/{signing.PUBLIC_KEY_NAME})")
+    print(f"key id:      {pair.key_id}")
+    return 0
+
+
+def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: str | None, dist: str | None,
+                key_path: str | None, expires_days: int) -> int:
+    now = datetime.now(timezone.utc)
+    request = PublishRequest(
+        target_id=target.id,
+        dist=Path(dist) if dist else ws.paths.dist / target.id,
+        version=version or nightly_version(now),
+        key=signing.load_signing_key(_signing_key_path(key_path)),
+        schema=ws.paths.schemas / "index.schema.json",
+        now=now,
+        expires_in=timedelta(days=expires_days),
+    )
+    publish(open_writable_store(store_url or str(ws.paths.root / DEFAULT_STORE)), request)
+    return 0
+
+
+def cmd_pull(ws: Workspace, target: Target, version: str | None, store_url: str | None, dest: str | None,
+             pubkey: str | None, force: bool) -> int:
+    request = PullRequest(
+        target_id=target.id,
+        version=version or LATEST,
+        dest=Path(dest) if dest else ws.paths.root / "pulled" / target.id,
+        public_key=signing.load_public_key(_public_key_path(ws, pubkey)),
+        seen=SeenVersions(default_cache_dir() / STATE_FILE),
+        schema=ws.paths.schemas / "index.schema.json",
+        now=datetime.now(timezone.utc),
+        force=force,
+    )
+    pull(open_store(store_url or str(ws.paths.root / DEFAULT_STORE)), request)
+    return 0
+
+
+def _signing_key_path(explicit: str | None) -> Path:
+    path = explicit or os.environ.get("WASMFORGE_SIGNING_KEY")
+    if not path:
+        raise SignatureError("no signing key: pass --key PATH or set WASMFORGE_SIGNING_KEY (`invoke keygen --out DIR` makes one)")
+    return Path(path)
+
+
+def _public_key_path(ws: Workspace, explicit: str | None) -> Path:
+    """The pinned key: --pubkey, else WASMFORGE_PUBKEY, else the one committed under keys/."""
+    path = explicit or os.environ.get("WASMFORGE_PUBKEY")
+    return Path(path) if path else ws.paths.root / "keys" / signing.PUBLIC_KEY_NAME
+
+
 def workspace(root: str | None = None, matrix: str | None = None) -> Workspace:
     return Workspace.load(root=Path(root) if root else None, matrix_path=Path(matrix) if matrix else None)
 
@@ -131,4 +195,86 @@ def _readme_matrix(ws: Workspace, write: bool) -> int:
         return 1
     readme.write_text(wanted, encoding="utf-8")
     print("wrote the matrix table into README.md")
+    return 0
+
+
+def cmd_nightly(ws: Workspace, names: list[str], day: str | None, store_url: str | None, key_path: str | None,
+                jobs: int | None) -> int:
+    from datetime import date as date_type
+
+    from . import nightly
+
+    night = date_type.fromisoformat(day) if day else datetime.now(timezone.utc).date()
+    targets = resolve_targets(ws, names) if names else [t for t in ws.matrix.targets if t.support == "supported"]
+    key = signing.load_signing_key(_signing_key_path(key_path))
+    results = nightly.run_nightly(ws, targets, night, store_url or str(ws.paths.root / DEFAULT_STORE), key, jobs)
+    for result in results:
+        print(f"{result.version}  {result.target.id}  smoke: {result.smoke}  dist: {result.dist}")
+    return 0
+
+
+def cmd_reproduce_published(ws: Workspace, target: Target, version: str, store_url: str | None, pubkey: str | None,
+                            workdir: Path | None) -> int:
+    import time as time_module
+
+    from . import nightly, reproduce
+
+    stamp = time_module.strftime("%Y%m%dT%H%M%S", time_module.gmtime())
+    where = workdir or ws.paths.build / target.id / f"reproduce-{version}-{stamp}"
+    result = nightly.reproduce_from_store(
+        ws, store_url or str(ws.paths.root / DEFAULT_STORE), target, version,
+        signing.load_public_key(_public_key_path(ws, pubkey)), SeenVersions(default_cache_dir() / STATE_FILE), where,
+    )
+    print(reproduce.format_table(result.comparisons))
+    if result.ok:
+        print(f"reproduced {target.id} {version}: all {len(result.comparisons)} outputs identical")
+        return 0
+    print(f"NOT reproduced: {', '.join(c.name for c in result.comparisons if not c.ok)} differ", file=sys.stderr)
+    for report in result.reports:
+        print(f"diff report: {report}", file=sys.stderr)
+    return 1
+
+
+def cmd_test(ws: Workspace, target: Target, tests: list[str] | None, run_all: bool, junit: Path | None) -> int:
+    """CPython's regression tests in the artifact's interpreter; 1 on an unexpected failure."""
+    from . import regrtest
+    from .runtimes import runtime_for
+
+    request = regrtest.RegrtestRequest(tests=tests, run_all=run_all, junit=junit)
+    report = regrtest.run_regrtest(ws, target, runtime_for(target), request)
+    print(regrtest.format_report(report))
+    if junit is not None:
+        print(f"junit: {junit}")
+    return 1 if report.unexpected else 0
+
+
+def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
+    """Serve dist/<target-id>/ with the browser REPL on 127.0.0.1, cross-origin isolated."""
+    from . import webserver
+    from .errors import ManifestError, RuntimeUnavailableError
+
+    if target.flavor.runtime != "chromium":
+        raise RuntimeUnavailableError(f"{target.id}: `serve` is for browser flavors; this one runs on {target.flavor.runtime}")
+    dist = ws.paths.dist / target.id
+    if not (dist / "python.js").is_file():
+        raise ManifestError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
+
+    def announce(base: str) -> None:
+        print(f"serving {dist} with the Python REPL at {base}/ (Ctrl-C stops)", flush=True)
+
+    webserver.serve_until_interrupted(webserver.repl_site(dist), port, announce)
+    return 0
+
+
+def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, json_path: Path | None) -> int:
+    """Sizes, cold start and memory of the artifact (and of a reference), printed and as JSON."""
+    from . import bench
+    from .hashing import write_json_atomic
+
+    request = bench.BenchRequest(runs=runs, reference=reference, json_path=json_path)
+    reports = bench.run_bench(target, ws.paths.dist / target.id, request)
+    print(bench.format_reports(reports))
+    if json_path is not None:
+        write_json_atomic(json_path, bench.reports_json(reports, runs))
+        print(f"json: {json_path}")
     return 0

@@ -54,3 +54,63 @@ class ReproducibilityError(WasmforgeError):
 
 class ManifestError(WasmforgeError):
     exit_code = 12
+
+
+class PublishError(WasmforgeError):
+    """A dist directory cannot be published as it is (inconsistent, wrong target, read-only store)."""
+
+    exit_code = 13
+
+
+class SignatureError(WasmforgeError):
+    """A signature does not verify with the pinned key, or a key file is missing or malformed."""
+
+    exit_code = 14
+
+
+class StoreError(WasmforgeError):
+    """A store cannot be reached, or lacks a file that the signed index lists."""
+
+    exit_code = 15
+
+
+class ReleaseIndexError(WasmforgeError):
+    """A signed index is malformed or unsafe (schema violation, path-like file names, duplicates)."""
+
+    exit_code = 16
+
+
+class StaleIndexError(WasmforgeError):
+    """An index has expired, or is older than one already seen (a rollback)."""
+
+    exit_code = 17
+
+
+class ReleaseNotFoundError(WasmforgeError):
+    """The store has no release for the requested target or version."""
+
+    exit_code = 18
+
+
+class PullError(WasmforgeError):
+    """A pull cannot write its destination (it exists and --force was not given)."""
+
+    exit_code = 19
+
+
+class RuntimeUnavailableError(WasmforgeError):
+    """The runtime an artifact needs (Chromium, Playwright, Node) is missing or not supported yet."""
+
+    exit_code = 20
+
+
+class RegrtestError(WasmforgeError):
+    """CPython's test suite could not be run or gave no results (a crash, a timeout, a bad list)."""
+
+    exit_code = 21
+
+
+class BenchError(WasmforgeError):
+    """A benchmark could not measure what it was asked to (a missing artifact or reference)."""
+
+    exit_code = 22

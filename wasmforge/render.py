@@ -73,11 +73,19 @@ def render_dockerfile(target: Target, components: list[Component], lock: Toolcha
         _env_lines(target_env(target)),
         f"COPY recipes/lib/ {WF_ROOT}/recipes/lib/",
     ]
-    *libraries, main = components
-    for component in libraries:
-        lines += ["", *_stage(component, target, dependencies=[])]
-    lines += ["", *_stage(main, target, dependencies=[c.name for c in libraries])]
+    inputs = prefix_inputs(components)
+    for component in components:
+        lines += ["", *_stage(component, target, dependencies=inputs[component.name])]
     return "\n".join(lines) + "\n"
+
+
+def prefix_inputs(components: list[Component]) -> dict[str, list[str]]:
+    """Whose /wf/prefix each stage copies in before its last step: the last (main) component gets
+    every library's; Docker and Nix renderings both use this."""
+    *libraries, main = components
+    inputs: dict[str, list[str]] = {c.name: [] for c in libraries}
+    inputs[main.name] = [c.name for c in libraries]
+    return inputs
 
 
 def _stage(component: Component, target: Target, dependencies: list[str]) -> list[str]:

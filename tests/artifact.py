@@ -1,0 +1,18 @@
+"""The real emscripten-browser artifact for tests that run it: built on first use if missing."""
+
+from pathlib import Path
+
+from wasmforge.build import BuildOptions, build_target
+from wasmforge.workspace import Workspace
+
+from .conftest import BROWSER_TARGET, ROOT
+
+PYODIDE_TARBALL = ROOT.parent / "shared" / "peers" / "pyodide-314.0.7.tgz"
+
+
+def browser_dist() -> Path:
+    dist = ROOT / "dist" / BROWSER_TARGET
+    if not (dist / "manifest.json").is_file():
+        ws = Workspace.load(root=ROOT)
+        build_target(ws, ws.matrix.resolve("emscripten-browser"), BuildOptions())
+    return dist
