@@ -14,10 +14,9 @@ let
   readJSON = path: builtins.fromJSON (builtins.readFile path);
   index = readJSON ./data/targets.json;
 
-  # recipes/lib/ and the files of recipes/<name>/ this target's build reads (data: files), as
-  # the Dockerfile's context holds them.
+  # recipes/lib/ and recipes/<name>/ only, as the Dockerfile copies them.
   recipesFor =
-    data: name:
+    name:
     builtins.path {
       name = "wasmforge-recipes-${name}";
       path = ../recipes;
@@ -26,10 +25,10 @@ let
         let
           relative = lib.removePrefix (toString ../recipes + "/") (toString path);
         in
-        relative == "lib"
-        || lib.hasPrefix "lib/" relative
-        || relative == name
-        || builtins.elem relative (map (file: "${name}/${file}") data.components.${name}.files);
+        builtins.any (dir: relative == dir || lib.hasPrefix "${dir}/" relative) [
+          "lib"
+          name
+        ];
     };
 
   packageSet =
@@ -40,7 +39,7 @@ let
       self = {
         wasmforgeTarget = data;
         wasmforgeToolchain = pkgs.callPackage (./toolchains + "/${data.toolchain.name}.nix") { };
-        wasmforgeRecipes = lib.genAttrs data.order (recipesFor data);
+        wasmforgeRecipes = lib.genAttrs data.order recipesFor;
       }
       // lib.genAttrs data.order (name: callPackage (./pkgs + "/${name}/package.nix") { });
     in

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Installs what wasmforge needs on a Debian/Ubuntu host that already runs Docker Engine:
 # debootstrap (toolchain images without a registry), chromium (browser tests), nodejs (node
-# flavor tests; benchmarks: cold start under Node, the Pyodide reference), diffoscope
-# (reproducibility reports), nix-bin (checks of the Nix rendering), docker-registry (OCI store
-# tests), then the Python package with its test extra (which brings wasmtime for the WASI
-# tests). Run as root (or with sudo).
+# flavor tests), diffoscope (reproducibility reports), nix-bin (checks of the Nix rendering),
+# docker-registry (OCI store tests), then the Python package with its test extra (which brings
+# wasmtime for the WASI tests). Run as root (or with sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

@@ -23,7 +23,7 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from . import log
 from .errors import BenchError, RuntimeUnavailableError
@@ -203,10 +203,13 @@ def stdlib_breakdown(dist: Path, top: int = 12) -> dict[str, Any]:
             head = info.filename.split("/", 1)[0] if "/" in info.filename else "(top-level modules)"
             groups[head] = groups.get(head, 0) + info.compress_size
     largest = sorted(groups.items(), key=lambda item: -item[1])[:top]
+    biggest_members = sorted(infos, key=lambda info: -info.compress_size)[:top]
     return {
         "zip": name, "zip_size": end - start, "members": len(infos),
+        "members_uncompressed": sum(info.file_size for info in infos),
         "other_files": [f for f, _, _ in files if f != name],
         "largest": [{"name": key, "stored": value} for key, value in largest],
+        "largest_members": [{"name": info.filename, "stored": info.compress_size} for info in biggest_members],
     }
 
 
@@ -352,7 +355,6 @@ class SubjectReport:
 class BenchRequest:
     runs: int = 5
     reference: Path | None = None
-    json_path: Path | None = None
     node: bool = True
     chromium: bool = True
 
@@ -374,12 +376,21 @@ def measure(subject: Subject, request: BenchRequest) -> SubjectReport:
     return report
 
 
+# How to measure an artifact, by the runtime its flavor names in matrix.json (as wasmforge.runtimes).
+SUBJECTS: dict[str, Callable[[str, Path], Subject]] = {
+    "chromium": EmscriptenBrowserArtifact,
+}
+
+
 def run_bench(target: Target, dist: Path, request: BenchRequest) -> list[SubjectReport]:
+    subject = SUBJECTS.get(target.flavor.runtime)
+    if subject is None:
+        raise RuntimeUnavailableError(f"{target.id}: bench cannot measure '{target.flavor.runtime}' artifacts yet (known: {', '.join(SUBJECTS)})")
     if not (dist / "manifest.json").is_file():
         raise BenchError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
     if request.runs < 1:
         raise BenchError("--runs must be at least 1")
-    artifact = EmscriptenBrowserArtifact(label=target.id, directory=dist)
+    artifact = subject(target.id, dist)
     reports = [measure(artifact, request)]
     reports[0].budget_gzip = target.size_budget_gzip
     reports[0].breakdown = {"stdlib": stdlib_breakdown(dist), "python.wasm sections": wasm_sections(dist / "python.wasm")}

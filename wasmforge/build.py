@@ -96,6 +96,7 @@ def _collect(target: Target, lock: toolchain.ToolchainLock, inputs: list[fetch.F
              components: list[Component], recipe_digest: str, build_tag: str, dist: Path) -> Manifest:
     dist.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dist.parent, prefix=f".{dist.name}-"))
+    staging.chmod(0o755)  # mkdtemp's 0700 would make dist/<target-id>/ private to the builder
     try:
         docker_build.copy_out(build_tag, "/wf/out/.", staging)
         outputs = record_outputs(staging)

@@ -181,23 +181,6 @@ def cmd_matrix(ws: Workspace, as_json: bool, markdown: bool, update_readme: bool
     return 0
 
 
-def _readme_matrix(ws: Workspace, write: bool) -> int:
-    from . import matrix_report
-
-    readme = ws.paths.root / "README.md"
-    current = readme.read_text(encoding="utf-8")
-    wanted = matrix_report.with_readme_table(current, matrix_report.readme_table(ws))
-    if wanted == current:
-        print("README.md: the matrix table is current")
-        return 0
-    if not write:
-        print("README.md: the matrix table is stale; run `invoke matrix --update-readme`", file=sys.stderr)
-        return 1
-    readme.write_text(wanted, encoding="utf-8")
-    print("wrote the matrix table into README.md")
-    return 0
-
-
 def cmd_nightly(ws: Workspace, names: list[str], day: str | None, store_url: str | None, key_path: str | None,
                 jobs: int | None) -> int:
     from datetime import date as date_type
@@ -271,10 +254,27 @@ def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, 
     from . import bench
     from .hashing import write_json_atomic
 
-    request = bench.BenchRequest(runs=runs, reference=reference, json_path=json_path)
+    request = bench.BenchRequest(runs=runs, reference=reference)
     reports = bench.run_bench(target, ws.paths.dist / target.id, request)
     print(bench.format_reports(reports))
     if json_path is not None:
         write_json_atomic(json_path, bench.reports_json(reports, runs))
         print(f"json: {json_path}")
+    return 0
+
+
+def _readme_matrix(ws: Workspace, write: bool) -> int:
+    from . import matrix_report
+
+    readme = ws.paths.root / "README.md"
+    current = readme.read_text(encoding="utf-8")
+    wanted = matrix_report.with_readme_table(current, matrix_report.readme_table(ws))
+    if wanted == current:
+        print("README.md: the matrix table is current")
+        return 0
+    if not write:
+        print("README.md: the matrix table is stale; run `invoke matrix --update-readme`", file=sys.stderr)
+        return 1
+    readme.write_text(wanted, encoding="utf-8")
+    print("wrote the matrix table into README.md")
     return 0

@@ -76,7 +76,22 @@ TOOLS: dict[str, NixTool] = {tool.debian: tool for tool in (
     NixTool(debian="file", arguments=("file",), expression="file", why="configure scripts run file"),
     NixTool(debian="strip-nondeterminism", arguments=("strip-nondeterminism",), expression="strip-nondeterminism",
             why="as in the Docker image"),
+    # WASI: Debian's clang/lld/llvm 19 and wasi-libc are the parts of a WASI SDK.
+    NixTool(debian="clang-19", arguments=("llvmPackages_19",), expression="llvmPackages_19.clang-unwrapped",
+            why="clang --target=wasm32-wasi (unwrapped: no host libc flags)"),
+    NixTool(debian="lld-19", arguments=("llvmPackages_19",), expression="llvmPackages_19.lld", why="wasm-ld"),
+    NixTool(debian="llvm-19", arguments=("llvmPackages_19",), expression="llvmPackages_19.llvm",
+            why="llvm-ar, llvm-ranlib, llvm-strip"),
+    NixTool(debian="wasi-libc", arguments=("pkgsCross",), expression="pkgsCross.wasi32.wasilibc",
+            why="the wasm32-wasi C library and sysroot"),
+    NixTool(debian="libclang-rt-19-dev-wasm32", arguments=("pkgsCross",),
+            expression="pkgsCross.wasi32.llvmPackages_19.compiler-rt", why="libclang_rt.builtins for wasm32"),
 )}
+
+# The recipes call Debian's versioned tool names unless told otherwise (recipes/lib/common.sh).
+WASI_PREBUILD = (
+    '    export WF_WASI_CC="clang --target=wasm32-wasi" WF_WASI_AR=llvm-ar WF_WASI_RANLIB=llvm-ranlib\n'
+)
 
 VERSION_CHECKS: tuple[VersionCheck, ...] = (
     VersionCheck(debian="emscripten", arguments=("emscripten",), expression="emscripten'.version"),
@@ -158,7 +173,6 @@ def component_data(component: Component, target: Target, inputs: list[str], main
         "source": source_data(component.source, target),
         "env": values,
         "paths": paths,
-        "files": [path.name for path in component.recipe.files_for(target)],
         "steps": [
             {"name": step.name, "script": step.script, "prefix_inputs": inputs if index == len(steps) - 1 else []}
             for index, step in enumerate(steps)
@@ -329,9 +343,9 @@ def substitute(template: str, **values: str) -> str:
     return re.sub(r"@([a-z_]+)@", lambda match: values[match.group(1)], template)
 
 
-def render_package(recipe: Recipe, main: bool, dependencies: list[str]) -> str:
+def render_package(recipe: Recipe, main: bool, dependencies: list[str], optional: set[str] = frozenset()) -> str:
     arguments = ["lib", "stdenv", "fetchurl", "requireFile", "wasmforgeTarget", "wasmforgeToolchain",
-                 "wasmforgeRecipes", *dependencies]
+                 "wasmforgeRecipes", *(f"{d} ? null" if d in optional else d for d in dependencies)]
     note = "\n# The library arguments are this target's wasm builds (wasmforge.nix), not nixpkgs' packages."
     return substitute(
         PACKAGE,
@@ -356,24 +370,9 @@ def nix_attr(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_'-]*", name) else nix_string(name)
 
 
-def unrenderable_reason(spec: ToolchainSpec) -> str | None:
-    """Why a toolchain has no Nix rendering, or None when it has one."""
-    if spec.kind != "emscripten":
-        # The WASI recipes call Debian's clang-19, llvm-ar-19 and llvm-strip-19 and rely on clang
-        # finding wasi-libc and the wasm32 compiler-rt where Debian installs them.
-        return f"{spec.spec_path.name}: no nixpkgs mapping for {spec.kind} toolchains yet (wasmforge/nix.py TOOLS)"
-    return None
-
-
-def rendered_targets(ws: Workspace) -> list[Target]:
-    """The matrix targets nix/ renders: those whose toolchain has a nixpkgs mapping."""
-    return [t for t in ws.matrix.targets if unrenderable_reason(ws.toolchain_spec(t)) is None]
-
-
 def toolchain_tools(spec: ToolchainSpec) -> list[NixTool]:
-    reason = unrenderable_reason(spec)
-    if reason is not None:
-        raise RenderError(reason)
+    if spec.kind not in ("emscripten", "wasi"):
+        raise RenderError(f"{spec.spec_path.name}: no nixpkgs mapping for {spec.kind} toolchains yet (wasmforge/nix.py TOOLS)")
     tools = []
     for package in spec.packages:
         name = package.split("=", 1)[0]
@@ -413,7 +412,7 @@ in
   preBuild = ''
     export HOME="$NIX_BUILD_TOP/home" EM_CACHE="$NIX_BUILD_TOP/emscripten-cache"
     mkdir -p "$HOME" "$EM_CACHE"
-  '';
+@extra_prebuild@  '';
 }
 """
 
@@ -455,6 +454,7 @@ def render_toolchain(spec: ToolchainSpec, lock: ToolchainLock) -> str:
         native=input_lines([t for t in tools if t.expression and not t.host], "    "),
         host=input_lines([t for t in tools if t.expression and t.host], "    "),
         covered="\n".join(f"  # {t.debian}: {t.why}" for t in covered),
+        extra_prebuild=WASI_PREBUILD if spec.kind == "wasi" else "",
     )
 
 
@@ -474,10 +474,9 @@ let
   readJSON = path: builtins.fromJSON (builtins.readFile path);
   index = readJSON ./data/targets.json;
 
-  # recipes/lib/ and the files of recipes/<name>/ this target's build reads (data: files), as
-  # the Dockerfile's context holds them.
+  # recipes/lib/ and recipes/<name>/ only, as the Dockerfile copies them.
   recipesFor =
-    data: name:
+    name:
     builtins.path {
       name = "wasmforge-recipes-${name}";
       path = ../recipes;
@@ -486,10 +485,10 @@ let
         let
           relative = lib.removePrefix (toString ../recipes + "/") (toString path);
         in
-        relative == "lib"
-        || lib.hasPrefix "lib/" relative
-        || relative == name
-        || builtins.elem relative (map (file: "${name}/${file}") data.components.${name}.files);
+        builtins.any (dir: relative == dir || lib.hasPrefix "${dir}/" relative) [
+          "lib"
+          name
+        ];
     };
 
   packageSet =
@@ -500,7 +499,7 @@ let
       self = {
         wasmforgeTarget = data;
         wasmforgeToolchain = pkgs.callPackage (./toolchains + "/${data.toolchain.name}.nix") { };
-        wasmforgeRecipes = lib.genAttrs data.order (recipesFor data);
+        wasmforgeRecipes = lib.genAttrs data.order recipesFor;
       }
       // lib.genAttrs data.order (name: callPackage (./pkgs + "/${name}/package.nix") { });
     in
@@ -553,7 +552,7 @@ def render_scope() -> str:
     return HEADER + "\n" + SCOPE
 
 
-def render_flake(targets: list[Target], systems: dict[str, str], not_rendered: dict[str, str | None]) -> str:
+def render_flake(targets: list[Target], systems: dict[str, str]) -> str:
     lines = [
         HEADER,
         "{",
@@ -571,7 +570,6 @@ def render_flake(targets: list[Target], systems: dict[str, str], not_rendered: d
     lines += [
         "  # and <target-id>-checked where published hashes were rendered in (--nix-fixed-output).",
         "  # legacyPackages.<system>.<target-id>: that target's package set, every component by name.",
-        *(f"  # Not rendered: {target_id}: {reason}" for target_id, reason in not_rendered.items()),
         "  outputs =",
         "    { self, nixpkgs }:",
         "    let",
@@ -599,14 +597,11 @@ def render_all(ws: Workspace, locks: dict[str, ToolchainLock], options: NixOptio
     root = ws.paths.nix
     files: list[RenderedFile] = []
     packages: dict[str, str] = {}
+    uses: dict[str, tuple[Recipe, bool, list[list[str]]]] = {}
     toolchains: dict[str, str] = {}
     systems: dict[str, str] = {}
     roots = {python.recipe for python in ws.matrix.pythons.values()}
-    targets = rendered_targets(ws)
-    not_rendered = {
-        t.id: unrenderable_reason(ws.toolchain_spec(t)) for t in ws.matrix.targets if t not in targets
-    }
-    for target in targets:
+    for target in ws.matrix.targets:
         lock = locks.get(target.sdk.toolchain)
         if lock is None:
             raise RenderError(f"no toolchain lock for {target.sdk.toolchain} (target {target.id})")
@@ -621,20 +616,19 @@ def render_all(ws: Workspace, locks: dict[str, ToolchainLock], options: NixOptio
             if is_main != (component.name in roots):
                 raise RenderError(f"recipes/{component.name}: is a library of one target and the main component of another")
             dependencies = [c.name for c in libraries] if is_main else []
-            text = render_package(component.recipe, is_main, dependencies)
-            if packages.setdefault(component.name, text) != text:
-                raise RenderError(f"recipes/{component.name}: its libraries differ between targets; nix/pkgs/{component.name} is shared")
-    index = {
-        "targets": [t.id for t in targets],
-        "aliases": {alias: id_ for alias, id_ in ws.matrix.aliases.items() if id_ in systems},
-        "systems": systems,
-        "not_rendered": not_rendered,
-    }
+            uses.setdefault(component.name, (component.recipe, is_main, []))[2].append(dependencies)
+    for name, (recipe, is_main, per_target) in uses.items():
+        # One package file serves every target: a library only some targets link (libffi is
+        # emscripten-only) is an optional argument, and each target's data says which it copies.
+        union = sorted(set().union(*per_target))
+        optional = {d for d in union if not all(d in l for l in per_target)}
+        packages[name] = render_package(recipe, is_main, union, optional)
+    index = {"targets": ws.matrix.target_ids(), "aliases": ws.matrix.aliases, "systems": systems}
     files.append(RenderedFile(path=root / "data" / "targets.json", text=dump_json(index)))
     files += [RenderedFile(path=root / "pkgs" / name / "package.nix", text=text) for name, text in sorted(packages.items())]
     files += [RenderedFile(path=root / "toolchains" / f"{name}.nix", text=text) for name, text in sorted(toolchains.items())]
     files.append(RenderedFile(path=root / "wasmforge.nix", text=render_scope()))
-    files.append(RenderedFile(path=root / "flake.nix", text=render_flake(targets, systems, not_rendered)))
+    files.append(RenderedFile(path=root / "flake.nix", text=render_flake(list(ws.matrix.targets), systems)))
     return files + kept_files(root)
 
 

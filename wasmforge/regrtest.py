@@ -30,8 +30,12 @@ from .workspace import Workspace
 
 GUEST_JUNIT = "/tmp/wf-regrtest-junit.xml"
 GUEST_IGNOREFILE = "/tmp/wf-regrtest-ignore.txt"
-# regrtest takes at most this long per test module before we call the runtime hung.
-SECONDS_PER_MODULE = 120.0
+# regrtest is silent while a module runs: a module silent for longer than this is taken as hung
+# (the slowest in the default subset, test_tarfile, takes about 50 s in Chromium).
+IDLE_SECONDS = 600.0
+# Tests per interpreter: a fresh one every so often bounds what a crash loses (a crashed run writes
+# no JUnit report) and how far a silent memory corruption (a C stack overrun) can carry.
+BATCH_SIZE = 60
 
 # ------------------------------------------------------------------------------------------------
 # Which tests exist, and what each target expects of them
@@ -125,7 +129,7 @@ def owning_test(test_id: str, tests: list[str]) -> str | None:
     return best
 
 
-def check_expectations(expectations: Expectations, sources: "TestSources") -> None:
+def check_expectations(expectations: Expectations, sources: "SuiteSources") -> None:
     """Every key must name a test that exists in this CPython, or a test id under one or under
     another Lib/test module (test_datetime runs test.datetimetester's): no typos."""
     tests = sources.tests
@@ -153,7 +157,7 @@ def _under_test_module(test_id: str, files: dict[str, bytes]) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TestSources:
+class SuiteSources:
     files: dict[str, bytes]  # path relative to Lib/ ("test/test_os.py", "_pydecimal.py") -> bytes
     tests: list[str]  # regrtest test names, as its discovery finds them
 
@@ -172,7 +176,7 @@ def source_tarball(ws: Workspace, dist: Path) -> Path:
     return path
 
 
-def read_test_sources(tarball: Path, support_files: list[str]) -> TestSources:
+def read_test_sources(tarball: Path, support_files: list[str]) -> SuiteSources:
     """Lib/test/ of a CPython source tarball (about 33 MB for 3.13) plus the named Lib/ files
     (a name ending in "/" means that whole directory)."""
     wanted_files = {name for name in support_files if not name.endswith("/")}
@@ -195,7 +199,7 @@ def read_test_sources(tarball: Path, support_files: list[str]) -> TestSources:
     if missing:
         raise RegrtestError(f"{tarball}: no Lib/{', Lib/'.join(missing)} (listed under support_files)")
     split = split_test_dirs(files.get("test/libregrtest/findtests.py", b""))
-    return TestSources(files=files, tests=find_tests(tests_dir, split))
+    return SuiteSources(files=files, tests=find_tests(tests_dir, split))
 
 
 def guest_lib_dir(target: Target) -> str:
@@ -357,7 +361,7 @@ def regrtest_args(batch: list[str], ignore: bool) -> tuple[str, ...]:
     return tuple(args + batch)
 
 
-def run_batches(runtime: Runtime, dist: Path, target: Target, sources: TestSources, selection: Selection,
+def run_batches(runtime: Runtime, dist: Path, target: Target, sources: SuiteSources, selection: Selection,
                 echo: bool) -> tuple[dict[str, ModuleResult], list[PythonRun]]:
     lib_dir = guest_lib_dir(target)
     files = {f"{lib_dir}/{relative}": data for relative, data in sources.files.items()}
@@ -365,16 +369,17 @@ def run_batches(runtime: Runtime, dist: Path, target: Target, sources: TestSourc
         files[GUEST_IGNOREFILE] = "".join(f"{pattern}\n" for pattern in selection.ignore_patterns).encode()
     results: dict[str, ModuleResult] = {}
     runs: list[PythonRun] = []
-    remaining = list(selection.run)
-    while remaining:
+    queue = list(selection.run)
+    while queue:
+        batch = queue[:BATCH_SIZE]
         job = PythonJob(
-            args=regrtest_args(remaining, bool(selection.ignore_patterns)), files=files, collect=(GUEST_JUNIT,),
-            timeout_seconds=120.0 + SECONDS_PER_MODULE * len(remaining),
+            args=regrtest_args(batch, bool(selection.ignore_patterns)), files=files, collect=(GUEST_JUNIT,),
+            timeout_seconds=IDLE_SECONDS * (len(batch) + 1), idle_timeout_seconds=IDLE_SECONDS,
         )
-        log.info(f"==> python -m test: {len(remaining)} test(s) on {runtime.name}")
+        log.info(f"==> python -m test: {len(batch)} of {len(queue)} remaining test(s) on {runtime.name}")
         run = runtime.run_python(dist, job, _echo if echo else None)
         runs.append(run)
-        remaining = _absorb(run, remaining, results)
+        queue = _absorb(run, batch, results) + queue[len(batch):]
     return results, runs
 
 
@@ -502,6 +507,7 @@ class Report:
     seconds: float
     runs: int
     expectations_fail: dict[str, str]
+    runs_without_junit: int = 0
 
     def count(self, verdict: str | None = None, state: str | None = None) -> int:
         return sum(1 for m in self.modules if (verdict is None or m.verdict == verdict) and (state is None or m.state == state))
@@ -530,7 +536,8 @@ def format_report(report: Report) -> str:
         f"{report.count(state='skipped')} skipped by regrtest, {report.count(state='not-run')} not run (listed)",
     ]
     cases = report.case_counts()
-    lines.append(f"  test cases: {cases['run']:,} run, {cases['passed']:,} passed, {cases['failed']:,} failed, {cases['skipped']:,} skipped")
+    source = f" (from {report.runs - report.runs_without_junit} of {report.runs} runs: a crashed run writes no JUnit)" if report.runs_without_junit else ""
+    lines.append(f"  test cases{source}: {cases['run']:,} run, {cases['passed']:,} passed, {cases['failed']:,} failed, {cases['skipped']:,} skipped")
     expected = [x for x in m if x.verdict == "expected-failure"]
     if expected:
         lines.append("  expected failures:")
@@ -649,6 +656,7 @@ def run_regrtest(ws: Workspace, target: Target, runtime: Runtime, request: Regrt
         target=target, runtime=runtime.name, modules=sorted(results.values(), key=lambda r: order.get(r.name, len(order))),
         stale=stale_expectations(results, expectations), seconds=time.monotonic() - start, runs=len(runs),
         expectations_fail=expectations.fail,
+        runs_without_junit=sum(1 for run in runs if GUEST_JUNIT not in run.collected),
     )
     if request.junit is not None:
         request.junit.parent.mkdir(parents=True, exist_ok=True)

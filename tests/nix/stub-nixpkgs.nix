@@ -72,7 +72,15 @@ let
       version = emscriptenVersion;
       override = _: pkgs.emscripten;
     };
-    llvmPackages_19.llvm = tool "llvm" "19.1.7";
+    llvmPackages_19 = {
+      llvm = tool "llvm" "19.1.7";
+      clang-unwrapped = tool "clang" "19.1.7";
+      lld = tool "lld" "19.1.7";
+    };
+    pkgsCross.wasi32 = {
+      wasilibc = tool "wasilibc" "22";
+      llvmPackages_19.compiler-rt = tool "compiler-rt" "19.1.7";
+    };
     binaryen = tool "binaryen" "120";
     nodejs_20 = tool "nodejs" "20.19.2";
     autoconf = tool "autoconf" "2.72";

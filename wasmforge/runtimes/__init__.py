@@ -27,6 +27,8 @@ class PythonJob:
     # Guest paths whose text is returned after exit (e.g. a JUnit report the run wrote).
     collect: tuple[str, ...] = ()
     timeout_seconds: float = 600.0
+    # A run that prints nothing for this long is taken as hung (None: only timeout_seconds counts).
+    idle_timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

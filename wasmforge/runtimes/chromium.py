@@ -75,13 +75,13 @@ class ChromiumRuntime:
         check_chromium()
 
     def run_python(self, dist: Path, job: PythonJob, on_output: OutputSink | None = None) -> PythonRun:
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+        from playwright.sync_api import Error as PlaywrightError
 
-        chunks: list[str] = []
+        last_output = [time.monotonic()]
         page_errors: list[str] = []
 
         def sink(stream: str, text: str) -> None:
-            chunks.append(text)
+            last_output[0] = time.monotonic()
             if on_output is not None:
                 on_output(stream, text)
 
@@ -97,16 +97,34 @@ class ChromiumRuntime:
                 "collect": list(job.collect),
             })
             try:
-                page.wait_for_function("() => window.wfResult !== null", timeout=job.timeout_seconds * 1000, polling=250)
-            except PlaywrightTimeout:
-                return PythonRun(
-                    exit_code=None, output="".join(chunks), collected={}, seconds=time.monotonic() - start,
-                    crash=f"no exit after {job.timeout_seconds:.0f}s (timed out)",
-                )
+                stalled = _wait_for_exit(page, job, start, last_output)
+            except PlaywrightError as exc:
+                stalled = f"the page died: {exc}"
             # The page's own log is complete; the live sink may still be catching up.
-            result = page.evaluate("() => ({...window.wfResult, output: window.wfOutput.map(pair => pair[1]).join('')})")
+            try:
+                result = page.evaluate("() => ({...window.wfResult, output: window.wfOutput.map(pair => pair[1]).join('')})")
+            except PlaywrightError:
+                result = {"kind": "crash", "message": stalled or "the page died", "output": ""}
         seconds = time.monotonic() - start
+        if stalled is not None:
+            return PythonRun(exit_code=None, output=result.get("output", ""), collected={}, seconds=seconds, crash=stalled)
         if result["kind"] == "exit":
             return PythonRun(exit_code=int(result["code"]), output=result["output"], collected=result["collected"], seconds=seconds)
         crash = "\n".join([result["message"], *page_errors])
         return PythonRun(exit_code=None, output=result["output"], collected={}, seconds=seconds, crash=crash)
+
+
+def _wait_for_exit(page: Any, job: PythonJob, start: float, last_output: list[float]) -> str | None:
+    """Wait until the run ends; say why if it must be given up (too long in all, or silent)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    while True:
+        try:
+            page.wait_for_function("() => window.wfResult !== null", timeout=5_000, polling=250)
+            return None
+        except PlaywrightTimeout:
+            now = time.monotonic()
+            if now - start > job.timeout_seconds:
+                return f"no exit after {job.timeout_seconds:.0f}s (timed out)"
+            if job.idle_timeout_seconds is not None and now - last_output[0] > job.idle_timeout_seconds:
+                return f"no output for {job.idle_timeout_seconds:.0f}s (hung)"

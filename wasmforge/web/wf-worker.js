@@ -110,8 +110,16 @@ async function writeBundle(url) {
 
 // CPython checks Module.Py_EmscriptenSignalBuffer every few bytecodes once the flag is set:
 // a non-zero signal number written there by the page raises KeyboardInterrupt (SIGINT = 2).
+// The flag's address comes from the instance's relocated exports: in a MAIN_MODULE build
+// (emscripten 3.1.69) the constant python.js puts on Module._Py_EMSCRIPTEN_SIGNAL_HANDLING
+// points elsewhere, and writing there changes nothing.
+function signalFlagAddress() {
+  const exported = typeof wasmExports === "object" ? wasmExports.Py_EMSCRIPTEN_SIGNAL_HANDLING : undefined;
+  return typeof exported === "number" ? exported : Module._Py_EMSCRIPTEN_SIGNAL_HANDLING;
+}
+
 function enableInterrupts(buffer) {
-  const flag = Module._Py_EMSCRIPTEN_SIGNAL_HANDLING;
+  const flag = signalFlagAddress();
   if (typeof flag !== "number") return false;
   Module.Py_EmscriptenSignalBuffer = new Uint8Array(buffer);
   HEAP8[flag] = 1;

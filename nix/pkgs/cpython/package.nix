@@ -11,7 +11,7 @@
   wasmforgeToolchain,
   wasmforgeRecipes,
   bzip2,
-  libffi,
+  libffi ? null,
   mpdecimal,
   sqlite,
   xz,

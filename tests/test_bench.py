@@ -1,0 +1,99 @@
+"""`invoke bench` reports what an artifact costs a user — bytes, cold start, memory — next to
+Pyodide measured in the same run; the parts are checked on small inputs, the whole on the real
+artifact and the real Pyodide package."""
+
+import gzip
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from wasmforge import bench
+from wasmforge.runtimes.chromium import chromium_executable
+
+from .artifact import PYODIDE_TARBALL, browser_dist
+from .conftest import ROOT
+
+
+def test_wasm_sections_are_counted_by_kind_and_custom_sections_by_name(tmp_path):
+    module = tmp_path / "tiny.wasm"
+    custom_payload = b"\x04name" + b"xyz"  # a custom section: name length, name, then its bytes
+    module.write_bytes(
+        b"\0asm\x01\0\0\0"
+        + b"\x01\x04\x01\x60\x00\x00"  # type section: one () -> () signature
+        + b"\x00" + bytes([len(custom_payload)]) + custom_payload
+    )
+    assert bench.wasm_sections(module) == {"type": 4, "custom:name": 8}
+
+
+def test_a_file_that_is_not_wasm_is_refused(tmp_path):
+    path = tmp_path / "python.wasm"
+    path.write_bytes(b"not wasm")
+    with pytest.raises(bench.BenchError, match="not a WebAssembly module"):
+        bench.wasm_sections(path)
+
+
+def test_sizes_are_raw_gzip_9_and_brotli_and_add_up(tmp_path):
+    (tmp_path / "python.js").write_text("var Module;\n" * 200)
+    (tmp_path / "python.wasm").write_bytes(bytes(range(256)) * 64)
+    (tmp_path / "python.data").write_bytes(b"\0" * 5000)
+    sizes = bench.measure_sizes(bench.EmscriptenBrowserArtifact(label="x", directory=tmp_path))
+    assert [s.name for s in sizes] == ["python.js", "python.wasm", "python.data"]
+    js = sizes[0]
+    assert js.raw == 2400 and js.gzip == len(gzip.compress((tmp_path / "python.js").read_bytes(), 9, mtime=0))
+    assert 0 < js.brotli < js.raw
+    assert bench.total(sizes).raw == 2400 + 16384 + 5000
+
+
+def test_the_data_package_index_is_read_from_the_loader(tmp_path):
+    (tmp_path / "python.js").write_text(
+        'loadPackage({files:[{filename:"/usr/local/lib/python3.13/os.py",start:0,end:41},'
+        '{filename:"/usr/local/lib/python313.zip",start:41,end:100}],remote_package_size:100})'
+    )
+    assert bench.data_package_files(tmp_path) == [
+        ("/usr/local/lib/python3.13/os.py", 0, 41), ("/usr/local/lib/python313.zip", 41, 100),
+    ]
+
+
+def test_ratios_are_ours_over_the_reference():
+    assert bench.ratio(50.0, 200.0) == "0.25×"
+    assert bench.ratio(None, 200.0) == "–"
+
+
+def test_a_reference_that_is_not_a_pyodide_package_is_refused(tmp_path):
+    with pytest.raises(bench.BenchError, match="not an unpacked Pyodide npm package"):
+        bench.PyodidePackage.open(tmp_path)
+
+
+@pytest.mark.docker
+@pytest.mark.browser
+@pytest.mark.skipif(not PYODIDE_TARBALL.is_file(), reason="the Pyodide reference package is not beside the project")
+@pytest.mark.skipif(not Path(chromium_executable()).exists(), reason="Debian's chromium is not installed")
+def test_bench_measures_the_artifact_and_pyodide_in_one_run(invoke_cli, tmp_path):
+    browser_dist()
+    with tarfile.open(PYODIDE_TARBALL) as archive:
+        archive.extractall(tmp_path / "pyodide", filter="data")
+    report_path = tmp_path / "bench.json"
+    result = invoke_cli(["bench", "--target", "emscripten-browser", "--reference", str(tmp_path / "pyodide" / "package"),
+                         "--runs", "2", "--json", str(report_path)], cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ours, reference = json.loads(report_path.read_text())["subjects"]
+    assert [f["name"] for f in ours["files"]] == ["python.js", "python.wasm", "python.data"]
+    for subject in (ours, reference):
+        download = subject["download"]
+        assert download["raw"] > download["gzip"] > 0 and download["raw"] > download["brotli"] > 0
+        assert len(subject["node_start"]["values"]) == 2 and 0.05 < subject["node_start"]["median"] < 60
+        assert subject["node_peak_rss"]["median"] > 20 * 2**20
+        assert len(subject["chromium_start"]["values"]) == 2 and 0.05 < subject["chromium_start"]["median"] < 60
+    # What a browser really fetched is what the size total counts.
+    assert ours["chromium_fetched"] == ["python.data", "python.js", "python.wasm"]
+    assert sorted(reference["chromium_fetched"]) == sorted(f["name"] for f in reference["files"])
+    assert reference["label"] == "pyodide 314.0.7"
+    assert ours["breakdown"]["stdlib"]["zip"] == "/usr/local/lib/python313.zip"
+    assert ours["breakdown"]["python.wasm sections"]["code"] > 1_000_000
+    ratios = json.loads(report_path.read_text())["ratios"]
+    assert set(ratios) >= {"download_gzip", "node_cold_start", "chromium_cold_start", "node_peak_rss"}
+    assert f"ratios, {ours['label']} / pyodide 314.0.7:" in result.stdout
+    if ours["over_budget"]:
+        assert "OVER ITS SIZE BUDGET" in result.stderr
