@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.build import BuildOptions, build_target
-from wasmforge.workspace import Workspace
-
+from . import artifact
 from .browser import CHROMIUM, run_in_chromium
 from .conftest import BROWSER_TARGET, ROOT
 
@@ -37,11 +35,7 @@ print("WF-DONE")
 
 @pytest.fixture(scope="module")
 def browser_dist() -> Path:
-    dist = ROOT / "dist" / BROWSER_TARGET
-    if not (dist / "manifest.json").is_file():
-        ws = Workspace.load(root=ROOT)
-        build_target(ws, ws.matrix.resolve("emscripten-browser"), BuildOptions())
-    return dist
+    return artifact.browser_dist()
 
 
 def test_the_build_wrote_the_artifacts_a_manifest_and_checksums(browser_dist):

@@ -50,7 +50,8 @@ def test_a_rebuild_without_cache_under_varied_conditions_is_byte_identical(built
     result = reproduce(Workspace.load(root=ROOT), built_manifest, workdir=tmp_path / "rebuild",
                        variation=Variation(jobs=1, umask=0o077, tz="Pacific/Chatham", locale="C"))
     print(format_table(result.comparisons))
-    assert [c.name for c in result.comparisons] == ["python.data", "python.js", "python.wasm"]
+    names = [c.name for c in result.comparisons]
+    assert {"python.data", "python.js", "python.wasm"} <= set(names)
     assert result.ok, format_table(result.comparisons)
 
 
