@@ -54,7 +54,7 @@ let
       map (output: {
         inherit (output) name;
         path =
-          pkgs.runCommand "${id}-${output.name}"
+          pkgs.runCommand "${id}-${builtins.replaceStrings [ "/" ] [ "-" ] output.name}"
             {
               outputHash = output.hash;
               outputHashMode = "flat";

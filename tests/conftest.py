@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_TARGET = "cpython3.13-emscripten3.1.69-browser"
 NODE_TARGET = "cpython3.13-emscripten3.1.69-node"
+NODE_PTHREADS_TARGET = "cpython3.13-emscripten3.1.69-node-pthreads"
 WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
 
 

@@ -12,7 +12,7 @@ from wasmforge.errors import BuildError, ExcludedTargetError, ToolchainError, Un
 from wasmforge.manifest import Manifest, record_outputs
 from wasmforge.workspace import Workspace
 
-from .conftest import BROWSER_TARGET, NODE_TARGET, ROOT, WASI_TARGET
+from .conftest import BROWSER_TARGET, NODE_PTHREADS_TARGET, NODE_TARGET, ROOT, WASI_TARGET
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +25,19 @@ def ids(targets) -> list[str]:
 
 
 def test_a_glob_selects_target_ids_in_matrix_order(ws):
-    assert ids(ws.matrix.select(["cpython3.13-emscripten*"])) == [BROWSER_TARGET, NODE_TARGET]
+    assert ids(ws.matrix.select(["cpython3.13-emscripten*"])) == [BROWSER_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET]
+    assert ids(ws.matrix.select(["*-node*"])) == [NODE_TARGET, NODE_PTHREADS_TARGET]
     assert ids(ws.matrix.select(["*"])) == ws.matrix.target_ids()
 
 
 def test_a_glob_matches_aliases_too(ws):
-    assert ids(ws.matrix.select(["emscripten-*"])) == [BROWSER_TARGET, NODE_TARGET]
+    assert ids(ws.matrix.select(["emscripten-*"])) == [BROWSER_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET]
     assert ids(ws.matrix.select(["wa?i"])) == [WASI_TARGET]
 
 
 def test_names_keep_the_order_asked_and_each_target_builds_once(ws):
     selected = ws.matrix.select(["wasi", "emscripten-browser", BROWSER_TARGET, "cpython3.13-*"])
-    assert ids(selected) == [WASI_TARGET, BROWSER_TARGET, NODE_TARGET]
+    assert ids(selected) == [WASI_TARGET, BROWSER_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET]
 
 
 def test_a_glob_matching_nothing_is_an_error_listing_the_valid_targets(ws):

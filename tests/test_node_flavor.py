@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NODE_TARGET, built_dist
+from .conftest import NODE_PTHREADS_TARGET, NODE_TARGET, built_dist
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 pytestmark = [
@@ -18,8 +18,31 @@ pytestmark = [
 ]
 
 WORK = r"""
-import bz2, ctypes, decimal, json, lzma, sqlite3, sys, zlib
+import bz2, decimal, json, lzma, sqlite3, sys, threading, zlib
 from pathlib import Path
+
+
+def ctypes_work():
+    try:
+        import ctypes
+        twice = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda n: n * 2)
+        return [twice(21), ctypes.sizeof(ctypes.c_void_p)]
+    except Exception as exc:
+        return type(exc).__name__
+
+
+def threads_work():
+    totals = []
+    try:
+        workers = [threading.Thread(target=lambda k=k: totals.append(sum(range(k * 1000)))) for k in range(1, 5)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    except RuntimeError as exc:
+        return type(exc).__name__
+    return sorted(totals)
+
 
 here = Path(sys.argv[1])
 text = (here / "input.txt").read_text(encoding="utf-8")
@@ -28,7 +51,6 @@ db = sqlite3.connect(str(here / "numbers.sqlite"))
 db.execute("create table t (n integer)")
 db.executemany("insert into t values (?)", [(n,) for n in range(1, 101)])
 db.commit()
-twice = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda n: n * 2)
 decimal.getcontext().prec = 30
 report = {
     "platform": sys.platform,
@@ -37,7 +59,8 @@ report = {
     "bz2": bz2.decompress(bz2.compress(data)) == data,
     "lzma": lzma.decompress(lzma.compress(data, preset=6)) == data,
     "sqlite3": list(db.execute("select sum(n), max(n) from t").fetchone()),
-    "ctypes": [twice(21), ctypes.sizeof(ctypes.c_void_p)],
+    "ctypes": ctypes_work(),
+    "threads": threads_work(),
     "decimal": str(decimal.Decimal(1) / decimal.Decimal(7)),
 }
 (here / "report.json").write_text(json.dumps(report, sort_keys=True), encoding="utf-8")
@@ -45,9 +68,17 @@ print("wrote", here / "report.json")
 """
 
 
-@pytest.fixture(scope="module")
-def node_dist() -> Path:
-    return built_dist(NODE_TARGET)
+# What each node target promises beyond the common modules: ctypes needs dynamic linking, and
+# threads start only in the pthreads build (the two flags are excluded as a pair).
+PROMISES = {
+    NODE_TARGET: {"ctypes": [42, 4], "threads": "RuntimeError"},
+    NODE_PTHREADS_TARGET: {"ctypes": "OSError", "threads": [499500, 1999000, 4498500, 7998000]},
+}
+
+
+@pytest.fixture(scope="module", params=list(PROMISES))
+def node_dist(request) -> Path:
+    return built_dist(request.param)
 
 
 def run_node(dist: Path, *args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -91,8 +122,8 @@ def test_a_script_reads_and_writes_host_files_and_every_extension_module_works(n
         "bz2": True,
         "lzma": True,
         "sqlite3": [5050, 100],
-        "ctypes": [42, 4],
         "decimal": "0.142857142857142857142857142857",
+        **PROMISES[node_dist.name],
     }
     assert (tmp_path / "numbers.sqlite").read_bytes().startswith(b"SQLite format 3\x00")
     assert result.stdout == f"wrote {tmp_path / 'report.json'}\n"

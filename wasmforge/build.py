@@ -13,6 +13,7 @@ from .errors import BuildError
 from .hashing import sha256_file
 from .manifest import InputRecord, Manifest, record_outputs, write_manifest
 from .matrix import Target
+from .recipes import Component
 from .render import render_dockerfile
 from .workspace import Workspace
 
@@ -42,6 +43,9 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
     if target.support == "broken":
         log.warning(f"{target.id} is marked broken in matrix.json; building anyway")
     components = ws.book.components_for(target)
+    # Taken before the context is copied: the manifest must describe what the build read.
+    recipe_digest = ws.book.digest_for(target)
+    recipe_files = ws.book.recipe_files_for(target)
     spec = ws.toolchain_spec(target)
     lock = ws.toolchain_lock(target)
     with timer.stage("toolchain"):
@@ -54,7 +58,7 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
         log.warning(f"{committed} is stale; building from the fresh rendering (run `invoke render`)")
     context = options.context_dir or ws.paths.build / target.id / "context"
     with timer.stage("context"):
-        _prepare_context(context, ws.paths.recipes, dockerfile, inputs, ws.book.recipe_files_for(target))
+        _prepare_context(context, ws.paths.recipes, dockerfile, inputs, recipe_files)
     build_tag = f"wasmforge-build:{target.id}"
     with timer.stage("docker build"):
         log_path = context.parent / "build.log"
@@ -62,7 +66,7 @@ def build_target(ws: Workspace, target: Target, options: BuildOptions = BuildOpt
         docker_build.build_image(context, build_tag, jobs=options.jobs, nocache=options.nocache, log_path=log_path)
     dist = options.dist_dir or ws.paths.dist / target.id
     with timer.stage("artifacts"):
-        manifest = _collect(ws, target, lock, inputs, components, build_tag, dist)
+        manifest = _collect(target, lock, inputs, components, recipe_digest, build_tag, dist)
     _summary(target, dist, manifest, timer.durations)
     return BuildResult(target=target, dist=dist, manifest=manifest, durations=timer.durations)
 
@@ -88,8 +92,8 @@ def _prepare_context(context: Path, recipes_dir: Path, dockerfile: str, inputs: 
         path.chmod(0o755 if path.is_dir() or path.suffix == ".sh" else 0o644)
 
 
-def _collect(ws: Workspace, target: Target, lock: toolchain.ToolchainLock, inputs: list[fetch.FetchedInput],
-             components: list, build_tag: str, dist: Path) -> Manifest:
+def _collect(target: Target, lock: toolchain.ToolchainLock, inputs: list[fetch.FetchedInput],
+             components: list[Component], recipe_digest: str, build_tag: str, dist: Path) -> Manifest:
     dist.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dist.parent, prefix=f".{dist.name}-"))
     staging.chmod(0o755)  # mkdtemp's 0700 would make dist/<target-id>/ private to the builder
@@ -106,7 +110,7 @@ def _collect(ws: Workspace, target: Target, lock: toolchain.ToolchainLock, input
             },
             source_date_epoch=target.source_date_epoch,
             toolchain={"name": lock.toolchain, "lock_digest": lock.digest, "image": lock.image_tag},
-            recipe_digest=ws.book.digest_for(target),
+            recipe_digest=recipe_digest,
             inputs=tuple(
                 InputRecord(component=i.component, version=versions[i.component], file=i.source.file,
                             size=i.source.size, sha256=i.source.sha256)

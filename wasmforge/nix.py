@@ -514,7 +514,7 @@ let
       map (output: {
         inherit (output) name;
         path =
-          pkgs.runCommand "${id}-${output.name}"
+          pkgs.runCommand "${id}-${builtins.replaceStrings [ "/" ] [ "-" ] output.name}"
             {
               outputHash = output.hash;
               outputHashMode = "flat";

@@ -111,14 +111,16 @@ class Recipe:
         return sorted(set(self.dependencies) | set(self.options_for(target).dependencies))
 
     def files_for(self, target: Target) -> list[Path]:
-        """The recipe directory's files a target's build reads: its scripts and helpers, without
-        other selectors' own files. recipe.json is left out: the build reads it only through the
-        WF_* variables rendered into the Dockerfile, and `effective_for` covers what it says."""
+        """The recipe directory's files a target's build reads: its top-level scripts and helpers,
+        without other selectors' own files. Subdirectories such as tests/ (expected test results)
+        and dotfiles are not build inputs, so editing them never rebuilds. recipe.json is left
+        out too: the build reads it only through the WF_* variables rendered into the
+        Dockerfile, and `effective_for` covers what it says."""
         selected = set(self.options_for(target).files)
         selector_files = {name for options in self.options.values() for name in options.files}
         return sorted(
             path for path in self.directory.iterdir()
-            if path.is_file() and path.name != RECIPE_FILE
+            if path.is_file() and not path.name.startswith(".") and path.name != RECIPE_FILE
             and (path.name not in selector_files or path.name in selected)
         )
 
