@@ -1,5 +1,9 @@
 """A nightly is built with its night's SOURCE_DATE_EPOCH, smoke-tested, published signed, and can
-be reproduced byte for byte from the store by anyone holding the public key."""
+be reproduced byte for byte from the store by anyone holding the public key.
+
+The reproduction is also the project's proof that emscripten-browser is a pure function of its
+inputs: it rebuilds every stage without Docker's layer cache, at -j1 instead of -j2, from another
+context path, under umask 077, TZ=Pacific/Chatham and LC_ALL=C, and every output must match."""
 
 import json
 from pathlib import Path
@@ -46,7 +50,12 @@ def test_a_published_nightly_reproduces_from_the_store(invoke_cli, tmp_path):
         cwd=ROOT,
     )
     assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr[-3000:]
+    print(reproduced.stdout)
+    assert "no layer cache, -j1, fresh context path, host umask 077, TZ=Pacific/Chatham" in reproduced.stdout + reproduced.stderr
     assert f"reproduced {BROWSER_TARGET} nightly-{NIGHT}: all " in reproduced.stdout
+    table = [line.split() for line in reproduced.stdout.splitlines() if line.split()[-1:] in (["ok"], ["DIFFERS"])]
+    assert {"python.data", "python.js", "python.wasm"} <= {row[0] for row in table}
+    assert all(row[-1] == "ok" for row in table), reproduced.stdout
     pulled = tmp_path / "rebuild" / "published"
     for name in ("python.js", "python.wasm", "python.data"):
         assert (pulled / name).read_bytes() == (nightly_dist / name).read_bytes()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NODE_PTHREADS_TARGET, NODE_TARGET, built_dist
+from .conftest import NODE_PTHREADS_TARGET, NODE_TARGET, built_dist, experimental
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 pytestmark = [
@@ -76,7 +76,7 @@ PROMISES = {
 }
 
 
-@pytest.fixture(scope="module", params=list(PROMISES))
+@pytest.fixture(scope="module", params=[NODE_TARGET, experimental(NODE_PTHREADS_TARGET)])
 def node_dist(request) -> Path:
     return built_dist(request.param)
 
