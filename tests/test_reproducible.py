@@ -15,6 +15,9 @@ from .conftest import BROWSER_TARGET, ROOT
 
 DIST = ROOT / "dist" / BROWSER_TARGET
 
+# Every test here reads a real build's manifest.
+pytestmark = pytest.mark.docker
+
 
 @pytest.fixture(scope="module")
 def built_manifest() -> Path:
