@@ -41,21 +41,23 @@ wf_log "make"
 wf_make >make.log 2>&1 || { tail -60 make.log; exit 1; }
 
 # make's stdlib zip has build-time timestamps and build paths in co_filename: rewrite it as a
-# pure function of the sources.
+# pure function of the sources. make leaves rlcompleter out (there is no readline), but pdb
+# imports it, and doctest imports pdb. Extra arguments go to the script (--stored).
 normalize_stdlib_zip() {
   local zip
   zip=$(ls usr/local/lib/python3*.zip)
   wf_log "normalising $zip"
   "$BUILD_PYTHON" "$RECIPE_DIR/normalize_stdlib_zip.py" --zip "$zip" --srcdir "$WF_BUILD" \
-    --builddir "$HOST_DIR/$(cat pybuilddir.txt)" --prefix /usr/local
+    --builddir "$HOST_DIR/$(cat pybuilddir.txt)" --prefix /usr/local --add rlcompleter.py "$@"
 }
 
 mkdir -p "$WF_OUT"
 case "$WF_SDK/$WF_FLAVOR" in
   emscripten/browser)
     # python.data embeds the zip: link again so the loader and the data bundle hold the
-    # normalised one.
-    normalize_stdlib_zip
+    # normalised one. Stored, not deflated: a browser fetches python.data gzip- or
+    # brotli-compressed, and one stream over all members compresses better than each alone.
+    normalize_stdlib_zip --stored
     rm -f python.js python.wasm python.data python.worker.js
     wf_make python.js >>make.log 2>&1 || { tail -40 make.log; exit 1; }
     for artifact in python.js python.wasm python.data python.worker.js python.wasm.map; do

@@ -23,6 +23,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--srcdir", type=Path, required=True, help="CPython source tree (Lib/ inside)")
     parser.add_argument("--builddir", type=Path, required=True, help="directory holding _sysconfigdata*.py")
     parser.add_argument("--prefix", default="/usr/local", help="install prefix seen at run time")
+    parser.add_argument("--add", action="append", default=[], metavar="MODULE.py",
+                        help="a Lib/ module make's zip leaves out that the artifact needs (repeatable)")
+    parser.add_argument("--stored", action="store_true",
+                        help="store members uncompressed: the whole bundle is compressed once in transit, "
+                             "which beats compressing each member on its own")
     return parser.parse_args()
 
 
@@ -49,7 +54,7 @@ def main() -> None:
     date_time = time.gmtime(max(epoch, 315532800))[:6]
     lib_dir = f"{args.prefix}/lib/python{sys.version_info.major}.{sys.version_info.minor}"
     with zipfile.ZipFile(args.zip) as original:
-        members = sorted(info.filename for info in original.infolist())
+        members = sorted({info.filename for info in original.infolist()} | {name[: -len(".py")] + ".pyc" for name in args.add})
     tmp = args.zip.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w") as rewritten:
         for member in members:
@@ -57,11 +62,13 @@ def main() -> None:
                 raise SystemExit(f"normalize_stdlib_zip: unexpected member {member}")
             source = source_for(member, args.srcdir, args.builddir)
             info = zipfile.ZipInfo(member, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
             payload = compile_member(source, f"{lib_dir}/{member[:-1]}")
-            rewritten.writestr(info, payload, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            if args.stored:
+                rewritten.writestr(info, payload, compress_type=zipfile.ZIP_STORED)
+            else:
+                rewritten.writestr(info, payload, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     tmp.replace(args.zip)
     print(f"normalize_stdlib_zip: {len(members)} members rewritten in {args.zip}")
 
