@@ -52,14 +52,21 @@ def make_keys(directory: Path) -> Keys:
     return Keys(pair.private, pair.public, load_signing_key(pair.private), load_public_key(pair.public))
 
 
-def make_dist(root: Path, seed: int = 1, target_id: str = BROWSER_TARGET) -> Path:
-    """A dist folder as `invoke build` leaves it; python.data spans several 1 MiB read chunks."""
+def make_dist(root: Path, seed: int = 1, target_id: str = BROWSER_TARGET, nested: bool = False) -> Path:
+    """A dist folder as `invoke build` leaves it; python.data spans several 1 MiB read chunks.
+    `nested` lays it out as the node flavor does: the stdlib in lib/, with a dot-file landmark."""
     dist = root / target_id
     dist.mkdir(parents=True)
     rng = random.Random(seed)
     (dist / "python.js").write_text(f"// loader {seed}\nvar Module = Module || {{}};\n")
     (dist / "python.wasm").write_bytes(b"\0asm\x01\0\0\0" + rng.randbytes(200_000))
-    (dist / "python.data").write_bytes(rng.randbytes(2_500_000))
+    if nested:
+        (dist / "lib" / "python3.13" / "lib-dynload").mkdir(parents=True)
+        (dist / "lib" / "python313.zip").write_bytes(rng.randbytes(1_500_000))
+        (dist / "lib" / "python3.13" / "os.py").write_text("# landmark\n")
+        (dist / "lib" / "python3.13" / "lib-dynload" / ".empty").write_bytes(b"")
+    else:
+        (dist / "python.data").write_bytes(rng.randbytes(2_500_000))
     manifest = Manifest(
         target={
             "id": target_id, "python": "3.13.5", "sdk": "emscripten", "sdk_version": "3.1.69",

@@ -40,11 +40,15 @@ def dist(tmp_path: Path) -> Path:
     return make_dist(tmp_path / "dist")
 
 
+def files_under(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 def assert_same_files(dist: Path, dest: Path) -> None:
     """Every file of the dist folder arrives byte for byte, plus the signature and provenance."""
-    for path in dist.iterdir():
-        assert (dest / path.name).read_bytes() == path.read_bytes(), path.name
-    assert {p.name for p in dest.iterdir()} == {p.name for p in dist.iterdir()} | RELEASE_EXTRAS
+    built, pulled = files_under(dist), files_under(dest)
+    assert {name: pulled.get(name) for name in built} == built
+    assert set(pulled) == set(built) | RELEASE_EXTRAS
 
 
 # Round trips --------------------------------------------------------------------------------
@@ -56,6 +60,16 @@ def test_round_trip_through_a_directory_store(tmp_path, dist, keys):
     pulled = pull_release(str(store), tmp_path / "out", keys.verifying, tmp_path / "state.json")
     assert pulled.release == result.release
     assert pulled.release.version == "nightly-2026-11-25"
+    assert_same_files(dist, tmp_path / "out")
+
+
+def test_a_node_layout_with_the_stdlib_in_subdirectories_round_trips(tmp_path, keys):
+    node_target = "cpython3.13-emscripten3.1.69-node"
+    dist = make_dist(tmp_path / "dist", target_id=node_target, nested=True)
+    store = tmp_path / "store"
+    release = publish_dist(str(store), dist, keys, target_id=node_target).release
+    assert {"lib/python313.zip", "lib/python3.13/os.py", "lib/python3.13/lib-dynload/.empty"} <= {f.name for f in release.files}
+    pull_release(str(store), tmp_path / "out", keys.verifying, tmp_path / "state.json", target_id=node_target)
     assert_same_files(dist, tmp_path / "out")
 
 
@@ -304,7 +318,8 @@ def test_a_target_the_store_lacks_names_the_targets_it_has(tmp_path, published, 
     assert_nothing_written(tmp_path / "out")
 
 
-@pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "sub/dir", "..", ".hidden", "a\\b"])
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "sub/../../escaped", "sub/./x", "sub//x", "sub/",
+                                  "..", ".hidden", "a\\b"])
 def test_path_like_file_names_in_a_validly_signed_index_are_refused(tmp_path, published, keys, name):
     def rename(document):
         document["releases"][0]["files"][0]["name"] = name

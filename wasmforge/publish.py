@@ -145,7 +145,8 @@ def _stage_dist(dist: Path, target_id: str, staging: Path) -> Manifest:
                 f"{dist}/{output.name}: has size {size} and sha256 {sha256}, manifest.json says "
                 f"{output.size} and {output.sha256}; the dist directory changed after the build, rebuild it"
             )
-    for extra in sorted(p.name for p in dist.iterdir() if p.name not in listed | {MANIFEST, CHECKSUMS}):
+    present = {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()}
+    for extra in sorted(present - listed - {MANIFEST, CHECKSUMS}):
         log.warning(f"{dist}/{extra} is not in manifest.json; not publishing it")
     _copy_hashed(dist / MANIFEST, staging / MANIFEST, dist)
     _copy_hashed(dist / CHECKSUMS, staging / CHECKSUMS, dist)
@@ -159,6 +160,7 @@ def _stage_dist(dist: Path, target_id: str, staging: Path) -> Manifest:
 def _copy_hashed(source: Path, target: Path, dist: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with source.open("rb") as src, target.open("xb") as out:
             while chunk := src.read(CHUNK):

@@ -21,7 +21,9 @@ from . import log
 from .errors import IntegrityError, PullError, ReleaseIndexError, StoreError
 from .freshness import SeenVersions, check_not_expired
 from .manifest import CHECKSUMS, MANIFEST, read_manifest
-from .release_index import CHECKSUMS_SIGNATURE, Release, ReleaseFile, ReleaseIndex, format_time, parse_index
+from .release_index import (
+    CHECKSUMS_SIGNATURE, Release, ReleaseFile, ReleaseIndex, format_time, is_safe_file_name, parse_index,
+)
 from .signing import PublicKey
 from .stores import Store
 
@@ -89,9 +91,10 @@ def verified_index(store: Store, key: PublicKey, schema: Path, seen: SeenVersion
 def download(store: Store, item: ReleaseFile, staging: Path) -> Path:
     """Stream one blob into staging, checking its size as it arrives and its sha256 at the end."""
     path = staging / item.name
-    if path.parent != staging or item.name in ("", ".", ".."):
+    if not is_safe_file_name(item.name) or not path.resolve().is_relative_to(staging.resolve()):
         # parse_index already refuses such names; this guards the one place they would do harm.
         raise ReleaseIndexError(f"unsafe file name {item.name!r} in the index")
+    path.parent.mkdir(parents=True, exist_ok=True)
     progress = _Progress(item)
     digest = hashlib.sha256()
     received = 0

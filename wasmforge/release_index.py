@@ -23,7 +23,12 @@ PROVENANCE = "provenance.intoto.json"
 LATEST = "latest"
 
 # Mirrors the schema's patterns; checked again in code because these strings become paths and tags.
-FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+# A release file is a relative path of up to eight plain segments ("python.wasm",
+# "lib/python313.zip"): no empty, "." or ".." segment, no leading "/", no backslash, so a name can
+# never leave the destination it is written under. A segment may start with a dot only inside a
+# directory ("lib/python3.13/lib-dynload/.empty", a landmark CPython's getpath looks for).
+_SEGMENT = r"[A-Za-z0-9._+-]{1,100}"
+FILE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._+-]{{0,99}}(/{_SEGMENT}){{0,7}}")
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TARGET = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -179,7 +184,7 @@ def _check_rules(index: ReleaseIndex, origin: str) -> None:
         names = [f.name for f in release.files]
         for name in names:
             if not is_safe_file_name(name):
-                raise ReleaseIndexError(f"{where}: unsafe file name {name!r} (must be a plain file name)")
+                raise ReleaseIndexError(f"{where}: unsafe file name {name!r} (must be a relative path of plain names)")
         if len(set(names)) != len(names):
             raise ReleaseIndexError(f"{where}: a file name is listed twice")
         manifest = release.file("manifest.json")
@@ -188,7 +193,7 @@ def _check_rules(index: ReleaseIndex, origin: str) -> None:
 
 
 def is_safe_file_name(name: str) -> bool:
-    return FILE_NAME.fullmatch(name) is not None
+    return FILE_NAME.fullmatch(name) is not None and not any(part in (".", "..") for part in name.split("/"))
 
 
 def format_time(moment: datetime) -> str:
