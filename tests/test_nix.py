@@ -156,7 +156,8 @@ def test_nix_data_equals_docker_rendering_for_every_target(nix_tool: Nix, ws: Wo
         assert data["order"] == [stage.name for stage in stages]
         assert data["main"] == stages[-1].name
         assert data["source_date_epoch"] == target.source_date_epoch == int(base_env["SOURCE_DATE_EPOCH"])
-        assert data["flags"] == base_env["WF_FLAGS"].split()
+        assert data["flags"] == stages[-1].env["WF_FLAGS"].split()
+        assert all("WF_FLAGS" not in stage.env for stage in stages[:-1]), "libraries are shared across flavors"
         assert data["toolchain"]["lock_digest"] == ws.toolchain_lock(target).digest
         for stage in stages:
             component = data["components"][stage.name]

@@ -18,7 +18,7 @@ from .errors import ManifestError, RenderError
 from .manifest import MANIFEST, read_manifest
 from .matrix import Target
 from .recipes import Component, Recipe, Source
-from .render import HEADER, WF_ROOT, RenderedFile, component_env, prefix_inputs, target_env
+from .render import HEADER, WF_ROOT, RenderedFile, component_env, main_env, prefix_inputs, target_env
 from .toolchain import ToolchainLock, ToolchainSpec
 from .workspace import Workspace
 
@@ -164,7 +164,7 @@ def source_data(source: Source, target: Target) -> dict[str, Any]:
 
 
 def component_data(component: Component, target: Target, inputs: list[str], main: bool) -> dict[str, Any]:
-    values, paths = split_paths({**target_env(target), **component_env(component, target)})
+    values, paths = split_paths({**target_env(target), **component_env(component, target), **(main_env(target) if main else {})})
     steps = component.recipe.steps
     return {
         "name": component.name,

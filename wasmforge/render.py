@@ -35,6 +35,9 @@ def component_env(component: Component, target: Target) -> dict[str, str]:
 
 
 def target_env(target: Target) -> dict[str, str]:
+    """What every stage sees. The flavor and flags are left to the main component (main_env), so
+    that targets sharing a toolchain and library options share the library layers too: the
+    browser and node builds compile zlib once."""
     return {
         "SOURCE_DATE_EPOCH": str(target.source_date_epoch),
         "TZ": "UTC",
@@ -42,11 +45,14 @@ def target_env(target: Target) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",
         "WF_SDK": target.sdk.kind,
-        "WF_FLAVOR": target.flavor.name,
-        "WF_FLAGS": " ".join(target.flags),
         "WF_PREFIX": f"{WF_ROOT}/prefix",
         "WF_OUT": f"{WF_ROOT}/out",
     }
+
+
+def main_env(target: Target) -> dict[str, str]:
+    """What only the main component (CPython) reads: which flavor to lay out, with which flags."""
+    return {"WF_FLAVOR": target.flavor.name, "WF_FLAGS": " ".join(target.flags)}
 
 
 def _env_lines(env: dict[str, str]) -> str:
@@ -75,7 +81,8 @@ def render_dockerfile(target: Target, components: list[Component], lock: Toolcha
     ]
     inputs = prefix_inputs(components)
     for component in components:
-        lines += ["", *_stage(component, target, dependencies=inputs[component.name])]
+        main = component is components[-1]
+        lines += ["", *_stage(component, target, dependencies=inputs[component.name], main=main)]
     return "\n".join(lines) + "\n"
 
 
@@ -88,13 +95,14 @@ def prefix_inputs(components: list[Component]) -> dict[str, list[str]]:
     return inputs
 
 
-def _stage(component: Component, target: Target, dependencies: list[str]) -> list[str]:
+def _stage(component: Component, target: Target, dependencies: list[str], main: bool) -> list[str]:
+    env = {**component_env(component, target), **(main_env(target) if main else {})}
     lines = [
         f"FROM base AS {component.name}",
         "ARG WF_JOBS=2",
         f"COPY sources/{component.source.file} {WF_ROOT}/sources/",
         f"COPY recipes/{component.name}/ {WF_ROOT}/recipes/{component.name}/",
-        _env_lines(component_env(component, target)),
+        _env_lines(env),
     ]
     steps = component.recipe.steps
     for index, step in enumerate(steps):
