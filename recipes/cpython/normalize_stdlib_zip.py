@@ -2,7 +2,8 @@
 
 make's zip (Tools/wasm/wasm_assets.py) stores build-time timestamps and compiles each module with
 its absolute build path as co_filename. This keeps exactly the same members but recompiles each
-one with co_filename set to where the module lives at run time (under --prefix), as unchecked
+one with co_filename set to where the module lives at run time (inside the zip under --prefix,
+as zipimport names it: /usr/local/lib/python313.zip/zipfile/__init__.py), as unchecked
 hash-based .pyc files (no source mtime), and writes members sorted with fixed metadata.
 Run it with the build Python: the bytecode must match the target's version.
 """
@@ -52,7 +53,9 @@ def main() -> None:
     epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     # Zip timestamps cannot predate 1980; clamp as reproducible-builds tools do.
     date_time = time.gmtime(max(epoch, 315532800))[:6]
-    lib_dir = f"{args.prefix}/lib/python{sys.version_info.major}.{sys.version_info.minor}"
+    # warnings.warn(skip_file_prefixes=...) and inspect compare co_filename with the module's
+    # __file__, which zipimport makes a path inside the zip: they must agree.
+    zip_dir = f"{args.prefix}/lib/{args.zip.name}"
     with zipfile.ZipFile(args.zip) as original:
         members = sorted({info.filename for info in original.infolist()} | {name[: -len(".py")] + ".pyc" for name in args.add})
     tmp = args.zip.with_suffix(".zip.tmp")
@@ -64,7 +67,7 @@ def main() -> None:
             info = zipfile.ZipInfo(member, date_time=date_time)
             info.create_system = 3
             info.external_attr = 0o644 << 16
-            payload = compile_member(source, f"{lib_dir}/{member[:-1]}")
+            payload = compile_member(source, f"{zip_dir}/{member[:-1]}")
             if args.stored:
                 rewritten.writestr(info, payload, compress_type=zipfile.ZIP_STORED)
             else:
