@@ -251,8 +251,8 @@ def test_the_default_subset_passes_in_chromium_with_only_listed_failures(invoke_
 @pytest.mark.docker
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(chromium_executable()).exists(), reason="Debian's chromium is not installed")
-@pytest.mark.xfail(strict=True, reason="the stdlib zip lacks rlcompleter.py (wasm_assets.py drops it without readline), "
-                                       "so `import pdb` and `import doctest` fail: ship it from recipes/cpython")
 def test_pdb_and_doctest_import_in_the_artifact():
+    """wasm_assets.py drops rlcompleter.py when there is no readline module, but pdb imports it
+    and doctest imports pdb: recipes/cpython/build.sh adds it back."""
     run = ChromiumRuntime().run_python(browser_dist(), PythonJob(args=("-c", "import doctest, pdb; print('imported')"), timeout_seconds=120))
     assert run.exit_code == 0 and "imported" in run.output, run.output
