@@ -84,9 +84,11 @@ def build(c, target=None, jobs=None, no_cache=False, check_reproducible=False):
         "pubkey": "With --version: the pinned public key (default keys/release.pub.pem or $WASMFORGE_PUBKEY).",
         "source-date-epoch": "Override the manifest's SOURCE_DATE_EPOCH (to see a deliberate difference).",
         "workdir": "Where to rebuild (default build/<target-id>/reproduce-<time>/).",
+        "jobs": "With --manifest: parallel make jobs in the rebuild (default 1, unlike the build's default).",
     }
 )
-def reproduce(c, manifest=None, version=None, target=None, store=None, pubkey=None, source_date_epoch=None, workdir=None):
+def reproduce(c, manifest=None, version=None, target=None, store=None, pubkey=None, source_date_epoch=None, workdir=None,
+              jobs=None):
     """Rebuild a manifest's target from scratch (no cache, varied conditions); compare every output's sha256.
 
     Give a local --manifest, or --version/--target/--store to pull a published release (signature and
@@ -105,7 +107,7 @@ def reproduce(c, manifest=None, version=None, target=None, store=None, pubkey=No
     if not manifest:
         raise Exit("error: give --manifest PATH, or --version V --target T [--store URL]", code=2)
     sde = int(source_date_epoch) if source_date_epoch is not None else None
-    _run(lambda: commands.cmd_reproduce(commands.workspace(), Path(manifest), sde, where))
+    _run(lambda: commands.cmd_reproduce(commands.workspace(), Path(manifest), sde, where, int(jobs) if jobs else None))
 
 
 @task(

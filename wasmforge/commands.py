@@ -143,10 +143,12 @@ def workspace(root: str | None = None, matrix: str | None = None) -> Workspace:
     return Workspace.load(root=Path(root) if root else None, matrix_path=Path(matrix) if matrix else None)
 
 
-def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None) -> int:
+def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None,
+                  jobs: int | None = None) -> int:
     from . import reproduce
 
-    result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch)
+    variation = reproduce.Variation() if jobs is None else reproduce.Variation(jobs=jobs)
+    result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch, variation=variation)
     print(reproduce.format_table(result.comparisons))
     if result.ok:
         print(f"reproduced: all {len(result.comparisons)} outputs identical (rebuild in {result.rebuild_dir})")
