@@ -135,7 +135,7 @@ def _resolved(names: list[str]):
     help={
         "json": "Machine-readable output.",
         "markdown": "A Markdown table, with this machine's last builds.",
-        "update-readme": "Write the matrix table (from matrix.json alone) between the markers in README.md.",
+        "update-readme": "Record the sizes of targets built here from today's recipes in build-sizes.json, then write the matrix table (matrix.json + build-sizes.json) between the markers in README.md.",
         "check-readme": "Do not write: exit 1 if README.md's matrix table is stale.",
     },
 )

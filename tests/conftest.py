@@ -42,7 +42,7 @@ def project_copy(tmp_path: Path) -> Path:
     """A copy of the inputs that define builds (matrix, schemas, recipes, rendered files)."""
     copy = tmp_path / "project"
     copy.mkdir()
-    for name in ("matrix.json", "schemas", "recipes", "docker", "nix", "tasks.py"):
+    for name in ("matrix.json", "build-sizes.json", "schemas", "recipes", "docker", "nix", "tasks.py"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, copy / name)

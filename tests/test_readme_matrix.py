@@ -2,10 +2,28 @@
 
 import json
 import shutil
+from pathlib import Path
 
 from wasmforge.errors import RenderError
+from wasmforge.manifest import Manifest, record_outputs, write_manifest
+from wasmforge.workspace import Workspace
 
-from .conftest import ROOT
+from .conftest import BROWSER_TARGET, NODE_TARGET, ROOT
+
+
+def fake_build(project: Path, target_id: str, *, fresh: bool) -> None:
+    """A dist folder whose manifest names today's recipe digest (fresh) or another one (stale)."""
+    ws = Workspace.load(root=project)
+    target = ws.matrix.resolve(target_id)
+    dist = project / "dist" / target_id
+    dist.mkdir(parents=True)
+    (dist / "python.wasm").write_bytes(b"\0asm" + bytes(range(256)) * 40)
+    (dist / "python.js").write_text("var Module;\n" * 100)
+    write_manifest(dist, Manifest(
+        target={"id": target_id}, source_date_epoch=target.source_date_epoch,
+        toolchain={"lock_digest": ws.toolchain_lock(target).digest},
+        recipe_digest=ws.book.digest_for(target) if fresh else "0" * 64, inputs=(), outputs=record_outputs(dist),
+    ))
 
 
 def test_the_committed_readme_table_is_current(invoke_cli):
@@ -24,7 +42,7 @@ def test_update_readme_rewrites_only_between_the_markers(invoke_cli, project_cop
     assert invoke_cli(["matrix", "--check-readme"], cwd=project_copy).returncode == 1
     assert invoke_cli(["matrix", "--update-readme"], cwd=project_copy).returncode == 0
     after = (project_copy / "README.md").read_text()
-    assert "| `cpython3.13-emscripten3.1.69-node` | `emscripten-node` | 3.13.5 | emscripten 3.1.69 | node (node) | dynamic-linking | experimental |" in after
+    assert "| `cpython3.13-emscripten3.1.69-node` | `emscripten-node` | 3.13.5 | emscripten 3.1.69 | node (node) | dynamic-linking | experimental | not recorded |" in after
     head, tail = before.split("<!-- matrix:start -->")[0], before.split("<!-- matrix:end -->")[1]
     assert after.startswith(head + "<!-- matrix:start -->\n") and after.endswith("<!-- matrix:end -->" + tail)
     assert invoke_cli(["matrix", "--check-readme"], cwd=project_copy).returncode == 0
@@ -36,3 +54,26 @@ def test_a_readme_without_markers_is_refused(invoke_cli, project_copy):
     assert result.returncode == RenderError.exit_code
     assert "README.md: no <!-- matrix:start --> ... <!-- matrix:end --> markers" in result.stderr
     assert (project_copy / "README.md").read_text() == "# no table here\n"
+
+
+def test_update_readme_records_sizes_of_fresh_builds_only_and_check_reads_the_record(invoke_cli, project_copy):
+    shutil.copy(ROOT / "README.md", project_copy / "README.md")
+    (project_copy / "build-sizes.json").unlink(missing_ok=True)
+    fake_build(project_copy, BROWSER_TARGET, fresh=True)
+    fake_build(project_copy, NODE_TARGET, fresh=False)
+
+    assert invoke_cli(["matrix", "--update-readme"], cwd=project_copy).returncode == 0
+    recorded = json.loads((project_copy / "build-sizes.json").read_text())
+    assert set(recorded) == {BROWSER_TARGET}, "a build from other recipes is not recorded"
+    raw = sum(p.stat().st_size for p in (project_copy / "dist" / BROWSER_TARGET).glob("python.*"))
+    assert recorded[BROWSER_TARGET]["raw"] == raw
+    readme = (project_copy / "README.md").read_text()
+    assert f"| {raw:,} / {recorded[BROWSER_TARGET]['gzip']:,} |" in readme
+    assert "| `cpython3.13-emscripten3.1.69-node` |" in readme and "| not recorded |" in readme
+
+    # The check never looks at dist/: removing the builds changes nothing.
+    shutil.rmtree(project_copy / "dist")
+    assert invoke_cli(["matrix", "--check-readme"], cwd=project_copy).returncode == 0
+    recorded[BROWSER_TARGET]["gzip"] += 1
+    (project_copy / "build-sizes.json").write_text(json.dumps(recorded))
+    assert invoke_cli(["matrix", "--check-readme"], cwd=project_copy).returncode == 1

@@ -269,8 +269,15 @@ def _readme_matrix(ws: Workspace, write: bool) -> int:
     from . import matrix_report
 
     readme = ws.paths.root / "README.md"
+    sizes_path = ws.paths.root / matrix_report.SIZES_FILE
+    recorded = matrix_report.read_recorded_sizes(sizes_path)
+    sizes = matrix_report.record_fresh_sizes(ws, recorded) if write else recorded
+    if write and sizes != recorded:
+        matrix_report.write_recorded_sizes(sizes_path, sizes)
+        changed = [target_id for target_id in sorted(sizes) if recorded.get(target_id) != sizes[target_id]]
+        print(f"{sizes_path.name}: recorded the sizes of {', '.join(changed) or 'no new build'}")
     current = readme.read_text(encoding="utf-8")
-    wanted = matrix_report.with_readme_table(current, matrix_report.readme_table(ws))
+    wanted = matrix_report.with_readme_table(current, matrix_report.readme_table(ws, sizes))
     if wanted == current:
         print("README.md: the matrix table is current")
         return 0

@@ -6,11 +6,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import RenderError
+from .hashing import sha256_file
 from .manifest import read_manifest
 from .workspace import Workspace
 
 README_START = "<!-- matrix:start -->"
 README_END = "<!-- matrix:end -->"
+# Sizes of the last build of each target recorded for the README: a committed file, so that the
+# README table (and its check in CI) never depends on what one machine has in dist/.
+SIZES_FILE = "build-sizes.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedSize:
+    raw: int
+    gzip: int
+    manifest_sha256: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,18 +90,55 @@ def as_markdown(rows: list[MatrixRow]) -> str:
     return "\n".join(lines)
 
 
-def readme_table(ws: Workspace) -> str:
-    """The matrix as the README shows it: only what matrix.json says, so the committed table does
-    not depend on what this machine happens to have built."""
+def read_recorded_sizes(path: Path) -> dict[str, RecordedSize]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {target_id: RecordedSize(**entry) for target_id, entry in data.items()}
+    except (ValueError, TypeError) as exc:
+        raise RenderError(f"{path.name}: not a map of target id to raw, gzip and manifest_sha256 ({exc})") from None
+
+
+def write_recorded_sizes(path: Path, sizes: dict[str, RecordedSize]) -> None:
+    data = {target_id: asdict(size) for target_id, size in sorted(sizes.items())}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict[str, RecordedSize]:
+    """`recorded`, updated from dist/ for every target built here from today's recipes and
+    toolchain lock; targets gone from the matrix are dropped, stale builds are not recorded."""
+    sizes = {target_id: size for target_id, size in recorded.items() if target_id in ws.matrix.target_ids()}
+    for target in ws.matrix.targets:
+        dist = ws.paths.dist / target.id
+        manifest_path = dist / "manifest.json"
+        if not manifest_path.is_file():
+            continue
+        manifest = read_manifest(manifest_path)
+        fresh = (manifest.recipe_digest == ws.book.digest_for(target)
+                 and manifest.toolchain.get("lock_digest") == ws.toolchain_lock(target).digest)
+        if not fresh:
+            continue
+        raw, gz = _sizes(dist)
+        if raw is not None and gz is not None:
+            sizes[target.id] = RecordedSize(raw=raw, gzip=gz, manifest_sha256=sha256_file(manifest_path))
+    return sizes
+
+
+def readme_table(ws: Workspace, sizes: dict[str, RecordedSize]) -> str:
+    """The matrix as the README shows it: what matrix.json says, plus the sizes recorded in
+    build-sizes.json (never dist/), so the committed table does not depend on this machine."""
     lines = [
-        "| target | alias | python | SDK | flavor (runtime) | flags | support |",
-        "|---|---|---|---|---|---|---|",
+        "| target | alias | python | SDK | flavor (runtime) | flags | support | size raw / gzip -9 (bytes) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for target in ws.matrix.targets:
+        size = sizes.get(target.id)
+        shown = f"{size.raw:,} / {size.gzip:,}" if size else "not recorded"
         lines.append(
             f"| `{target.id}` | {', '.join(f'`{a}`' for a in target.aliases) or '-'} | {target.python.version} | "
             f"{target.sdk.kind} {target.sdk.version} | {target.flavor.name} ({target.flavor.runtime}) | "
-            f"{', '.join(target.flags) or '-'} | {target.support} |"
+            f"{', '.join(target.flags) or '-'} | {target.support} | {shown} |"
         )
     excluded = [
         f"| {_describe_exclusion(e.python, e.sdk, e.flavor, e.flags)} | {e.reason} |" for e in ws.matrix.exclusions
