@@ -1,0 +1,135 @@
+"""The WASI flavor's runtime: wasmtime, through the `wasmtime` package's Python API (the `test`
+extra), as tests/test_wasi_flavor.py runs the artifact.
+
+Each run extracts python-stdlib.tar.gz (an install prefix) into a private directory and maps it
+in as /usr/local, the interpreter's compiled-in prefix, read-write so that job files under
+/usr/local/lib/python3.13 sit beside the stdlib on the default sys.path; a second private
+directory is mapped in as /tmp. Nothing else of the host is visible to the guest.
+
+Output arrives through wasmtime's stdout/stderr callbacks, in the order the guest writes it. A
+run that must be given up (too long, or silent) is stopped with wasmtime's epoch interruption:
+the guest traps at its next check, which ends the call.
+"""
+
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import RuntimeUnavailableError
+from . import OutputSink, PythonJob, PythonRun
+from .host import GUEST_PREFIX, GUEST_TMP, Mount, Mounts, OutputLog, give_up_reason
+
+# The wasm stack wasmtime allows the guest (CPython's own C stack is in linear memory and set at
+# link time; this bounds wasmtime's native frames). The run happens on a thread of its own with
+# a native stack well above it.
+MAX_WASM_STACK = 4 << 20
+RUNNER_THREAD_STACK = 64 << 20
+# getpath starts from argv[0]: a guest path under the prefix makes /usr/local the prefix.
+GUEST_EXECUTABLE = f"{GUEST_PREFIX}/bin/python3"
+
+
+def check_wasmtime() -> None:
+    try:
+        import wasmtime  # noqa: F401
+    except ImportError:
+        raise RuntimeUnavailableError("the wasmtime package is missing: `pip install -e '.[test]'`") from None
+
+
+@dataclass(kw_only=True)
+class Outcome:
+    exit_code: int | None = None
+    trap: str | None = None
+
+
+class WasmtimeRuntime:
+    name = "wasmtime"
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+        self._modules: dict[Path, Any] = {}  # python.wasm -> its compiled module (compiling takes a while)
+
+    def check(self) -> None:
+        check_wasmtime()
+
+    def run_python(self, dist: Path, job: PythonJob, on_output: OutputSink | None = None) -> PythonRun:
+        wasm, stdlib = dist / "python.wasm", dist / "python-stdlib.tar.gz"
+        for path in (wasm, stdlib):
+            if not path.is_file():
+                raise RuntimeUnavailableError(f"{dist}: no {path.name}; is this a WASI flavor artifact?")
+        module = self._module(wasm)
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="wf-wasmtime-") as temp:
+            prefix, scratch = Path(temp) / "prefix", Path(temp) / "tmp"
+            prefix.mkdir()
+            scratch.mkdir()
+            with tarfile.open(stdlib) as archive:
+                archive.extractall(prefix, filter="data")
+            mounts = Mounts(mounts=(Mount(guest=GUEST_PREFIX, host=prefix), Mount(guest=GUEST_TMP, host=scratch)))
+            mounts.write(job.files)
+            output = OutputLog(on_output)
+            outcome, stopped = self._run(module, job, mounts, output, start)
+            collected = mounts.collect(job.collect)
+        output.finish()
+        seconds = time.monotonic() - start
+        crash = stopped or outcome.trap
+        if crash is not None:
+            return PythonRun(exit_code=None, output=output.text(), collected=collected, seconds=seconds, crash=crash)
+        return PythonRun(exit_code=outcome.exit_code, output=output.text(), collected=collected, seconds=seconds)
+
+    def _module(self, wasm: Path) -> Any:
+        import wasmtime
+
+        if self._engine is None:
+            config = wasmtime.Config()
+            config.max_wasm_stack = MAX_WASM_STACK
+            config.epoch_interruption = True
+            self._engine = wasmtime.Engine(config)
+        key = wasm.resolve()
+        if key not in self._modules:
+            self._modules[key] = wasmtime.Module.from_file(self._engine, str(wasm))
+        return self._modules[key]
+
+    def _run(self, module: Any, job: PythonJob, mounts: Mounts, output: OutputLog, start: float) -> tuple[Outcome, str | None]:
+        """Run the module's _start on a thread of its own; stop it if it must be given up."""
+        outcome = Outcome()
+        previous = threading.stack_size(RUNNER_THREAD_STACK)
+        try:
+            runner = threading.Thread(target=self._start, args=(module, job, mounts, output, outcome), daemon=True)
+            runner.start()
+        finally:
+            threading.stack_size(previous)
+        stopped: str | None = None
+        while runner.is_alive():
+            runner.join(timeout=1.0)
+            if stopped is None and runner.is_alive():
+                stopped = give_up_reason(job, start, output)
+                if stopped is not None:
+                    self._engine.increment_epoch()
+        return outcome, stopped
+
+    def _start(self, module: Any, job: PythonJob, mounts: Mounts, output: OutputLog, outcome: Outcome) -> None:
+        import wasmtime
+
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = [GUEST_EXECUTABLE, *job.args]
+        for mount in mounts.mounts:
+            wasi.preopen_dir(str(mount.host), mount.guest)
+        wasi.stdout_custom = lambda data: output.feed("stdout", data)
+        wasi.stderr_custom = lambda data: output.feed("stderr", data)
+        store = wasmtime.Store(self._engine)
+        store.set_epoch_deadline(1)
+        store.set_wasi(wasi)
+        linker = wasmtime.Linker(self._engine)
+        linker.define_wasi()
+        try:
+            instance = linker.instantiate(store, module)
+            instance.exports(store)["_start"](store)
+            outcome.exit_code = 0
+        except wasmtime.ExitTrap as exit_:
+            outcome.exit_code = exit_.code
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            outcome.trap = str(exc).strip() or type(exc).__name__
