@@ -67,8 +67,9 @@ class Mounts:
 
 
 class OutputLog:
-    """The run's output as it arrives, from any thread: kept in order, passed on line by line,
-    and timed, so that a silent run can be told from a busy one."""
+    """The run's output as it arrives, from any thread: kept line by line in the order the lines
+    were completed, passed on as each one is, and timed, so that a silent run can be told from a
+    busy one."""
 
     def __init__(self, sink: OutputSink | None) -> None:
         self._sink = sink
@@ -90,8 +91,8 @@ class OutputLog:
             for stream, decoder in self._decoders.items():
                 self._add(stream, decoder.decode(b"", final=True))
             for stream, rest in self._pending.items():
-                if rest and self._sink is not None:
-                    self._sink(stream, rest)
+                if rest:
+                    self._line(stream, rest)
             self._pending.clear()
 
     def text(self) -> str:
@@ -103,14 +104,16 @@ class OutputLog:
             return time.monotonic() - self._last
 
     def _add(self, stream: str, text: str) -> None:
-        if not text:
-            return
-        self._parts.append(text)
         lines = (self._pending.get(stream, "") + text).split("\n")
         self._pending[stream] = lines.pop()
+        for line in lines:
+            self._line(stream, line + "\n")
+
+    def _line(self, stream: str, line: str) -> None:
+        # Whole lines, so that stdout and stderr interleave by line and never within one.
+        self._parts.append(line)
         if self._sink is not None:
-            for line in lines:
-                self._sink(stream, line + "\n")
+            self._sink(stream, line)
 
 
 def give_up_reason(job: PythonJob, start: float, output: OutputLog) -> str | None:

@@ -6,11 +6,16 @@ in as /usr/local, the interpreter's compiled-in prefix, read-write so that job f
 /usr/local/lib/python3.13 sit beside the stdlib on the default sys.path; a second private
 directory is mapped in as /tmp. Nothing else of the host is visible to the guest.
 
-Output arrives through wasmtime's stdout/stderr callbacks, in the order the guest writes it. A
-run that must be given up (too long, or silent) is stopped with wasmtime's epoch interruption:
-the guest traps at its next check, which ends the call.
+The guest's stdout and stderr are both opened on one named pipe that this process reads, so
+the output keeps the order the guest wrote it in (the sink sees all of it as "stdout"); wasmtime's
+stdout/stderr callbacks would do the same, but the callback it keeps past the run crashes the
+Python process as it exits. A run that must be given up (too long, or silent) is stopped with
+wasmtime's epoch interruption: the guest traps at its next check, which ends the call.
 """
 
+import errno
+import os
+import select
 import tarfile
 import tempfile
 import threading
@@ -23,10 +28,10 @@ from ..errors import RuntimeUnavailableError
 from . import OutputSink, PythonJob, PythonRun
 from .host import GUEST_PREFIX, GUEST_TMP, Mount, Mounts, OutputLog, give_up_reason
 
-# The wasm stack wasmtime allows the guest (CPython's own C stack is in linear memory and set at
-# link time; this bounds wasmtime's native frames). The run happens on a thread of its own with
-# a native stack well above it.
-MAX_WASM_STACK = 4 << 20
+# The native stack wasmtime allows the guest's frames (CPython's own C stack is in linear memory,
+# sized at link time): the package's largest, since a larger one fails "max_wasm_stack size cannot
+# exceed the async_stack_size" (2 MiB). The run happens on a thread with a native stack well above it.
+MAX_WASM_STACK = 2 << 20
 RUNNER_THREAD_STACK = 64 << 20
 # getpath starts from argv[0]: a guest path under the prefix makes /usr/local the prefix.
 GUEST_EXECUTABLE = f"{GUEST_PREFIX}/bin/python3"
@@ -71,7 +76,7 @@ class WasmtimeRuntime:
             mounts = Mounts(mounts=(Mount(guest=GUEST_PREFIX, host=prefix), Mount(guest=GUEST_TMP, host=scratch)))
             mounts.write(job.files)
             output = OutputLog(on_output)
-            outcome, stopped = self._run(module, job, mounts, output, start)
+            outcome, stopped = self._run(module, job, mounts, Path(temp) / "output", output, start)
             collected = mounts.collect(job.collect)
         output.finish()
         seconds = time.monotonic() - start
@@ -93,33 +98,50 @@ class WasmtimeRuntime:
             self._modules[key] = wasmtime.Module.from_file(self._engine, str(wasm))
         return self._modules[key]
 
-    def _run(self, module: Any, job: PythonJob, mounts: Mounts, output: OutputLog, start: float) -> tuple[Outcome, str | None]:
-        """Run the module's _start on a thread of its own; stop it if it must be given up."""
-        outcome = Outcome()
-        previous = threading.stack_size(RUNNER_THREAD_STACK)
+    def _run(self, module: Any, job: PythonJob, mounts: Mounts, pipe: Path, output: OutputLog, start: float) -> tuple[Outcome, str | None]:
+        """Run the module's _start on a thread of its own, reading its output here as it comes;
+        stop it if it must be given up."""
+        os.mkfifo(pipe)
+        # Open for reading first, without waiting for a writer: wasmtime opens the writing ends
+        # when the WASI configuration is made, and would wait for a reader otherwise.
+        reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
         try:
-            runner = threading.Thread(target=self._start, args=(module, job, mounts, output, outcome), daemon=True)
-            runner.start()
+            wasi = self._wasi_config(job, mounts, pipe)
+            outcome = Outcome()
+            previous = threading.stack_size(RUNNER_THREAD_STACK)
+            try:
+                runner = threading.Thread(target=self._start, args=(module, wasi, outcome), daemon=True)
+                runner.start()
+            finally:
+                threading.stack_size(previous)
+            del wasi  # the runner owns it now: its store closes the writing ends when the run ends
+            stopped: str | None = None
+            while runner.is_alive():
+                _read_available(reading, output, wait_seconds=1.0)
+                if stopped is None:
+                    stopped = give_up_reason(job, start, output)
+                    if stopped is not None:
+                        self._engine.increment_epoch()
+            runner.join()
+            _read_available(reading, output, wait_seconds=0.0)
         finally:
-            threading.stack_size(previous)
-        stopped: str | None = None
-        while runner.is_alive():
-            runner.join(timeout=1.0)
-            if stopped is None and runner.is_alive():
-                stopped = give_up_reason(job, start, output)
-                if stopped is not None:
-                    self._engine.increment_epoch()
+            os.close(reading)
         return outcome, stopped
 
-    def _start(self, module: Any, job: PythonJob, mounts: Mounts, output: OutputLog, outcome: Outcome) -> None:
+    def _wasi_config(self, job: PythonJob, mounts: Mounts, pipe: Path) -> Any:
         import wasmtime
 
         wasi = wasmtime.WasiConfig()
         wasi.argv = [GUEST_EXECUTABLE, *job.args]
         for mount in mounts.mounts:
             wasi.preopen_dir(str(mount.host), mount.guest)
-        wasi.stdout_custom = lambda data: output.feed("stdout", data)
-        wasi.stderr_custom = lambda data: output.feed("stderr", data)
+        wasi.stdout_file = str(pipe)
+        wasi.stderr_file = str(pipe)
+        return wasi
+
+    def _start(self, module: Any, wasi: Any, outcome: Outcome) -> None:
+        import wasmtime
+
         store = wasmtime.Store(self._engine)
         store.set_epoch_deadline(1)
         store.set_wasi(wasi)
@@ -133,3 +155,18 @@ class WasmtimeRuntime:
             outcome.exit_code = exit_.code
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             outcome.trap = str(exc).strip() or type(exc).__name__
+
+
+def _read_available(fd: int, output: OutputLog, wait_seconds: float) -> None:
+    """Pass on what the pipe holds, waiting up to wait_seconds for something to arrive."""
+    ready, _, _ = select.select([fd], [], [], wait_seconds)
+    while ready:
+        try:
+            data = os.read(fd, 1 << 16)
+        except OSError as exc:
+            if exc.errno == errno.EAGAIN:
+                return
+            raise
+        if not data:
+            return  # no writer left (or none yet)
+        output.feed("stdout", data)
