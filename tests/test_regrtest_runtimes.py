@@ -20,7 +20,7 @@ from wasmforge.runtimes.host import Mount, Mounts, OutputLog
 from wasmforge.runtimes.node import NodeRuntime, crash_report, host_args
 from wasmforge.workspace import Workspace
 
-from .conftest import NODE_TARGET, ROOT, WASI_TARGET
+from .conftest import NODE_TARGET, ROOT, WASI_TARGET, built_dist
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 needs_node = pytest.mark.skipif(NODE is None, reason="Node.js is not installed (scripts/install-host-deps.sh installs nodejs)")
@@ -245,3 +245,53 @@ def test_each_runtime_target_lists_real_tests_with_reasons_and_a_subset_touching
     if not tarball.is_file():
         pytest.skip("the CPython source tarball is not in the cache (invoke fetch)")
     regrtest.check_expectations(listed, regrtest.read_test_sources(tarball, sorted(listed.support_files)))
+
+
+# ------------------------------------------------------------------------------------------------
+# CPython's suite in the real artifacts
+
+# A test id each target lists as failing, and the module that runs it: taken off a copy of the
+# list, its failure must be reported as unexpected.
+LISTED_FAILURE = {
+    NODE_TARGET: ("test_time", "test.test_time.TimeTestCase.test_process_time"),
+    WASI_TARGET: ("test_time", "test.test_time.TimeTestCase.test_process_time"),
+}
+RUNTIME_TARGETS = [
+    pytest.param(NODE_TARGET, marks=needs_node, id=NODE_TARGET),
+    pytest.param(WASI_TARGET, marks=needs_wasmtime, id=WASI_TARGET),
+]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("target_id", RUNTIME_TARGETS)
+def test_the_default_subset_passes_with_only_listed_failures(target_id, invoke_cli, tmp_path):
+    built_dist(target_id)
+    junit = tmp_path / "regrtest.xml"
+    result = invoke_cli(["test", "--target", target_id, "--junit", str(junit)], cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "unexpected failures: none" in result.stdout
+    suites = {suite.get("name"): suite for suite in ET.parse(junit).getroot()}
+    assert set(suites) == set(regrtest.load_expectations(EXPECTATIONS[target_id]).default)
+    for name in sorted(EXTENSION_TESTS[target_id]):
+        suite = suites[name]
+        assert int(suite.get("tests")) > 50 and suite.get("failures") == "0" and suite.get("errors") == "0", name
+    assert sum(int(suite.get("tests")) for suite in suites.values()) > 5000
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("target_id", RUNTIME_TARGETS)
+def test_a_failure_the_list_does_not_name_fails_the_run(target_id, invoke_cli, project_copy, tmp_path):
+    dist = built_dist(target_id)
+    (project_copy / "dist").mkdir()
+    (project_copy / "dist" / target_id).symlink_to(dist)
+    module, test_id = LISTED_FAILURE[target_id]
+    path = project_copy / EXPECTATIONS[target_id].relative_to(ROOT)
+    listed = json.loads(path.read_text())
+    del listed["fail"][test_id]
+    path.write_text(json.dumps(listed))
+    junit = tmp_path / "regrtest.xml"
+    result = invoke_cli(["test", "--target", target_id, "--tests", module, "--junit", str(junit)], cwd=project_copy)
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "UNEXPECTED FAILURES:" in result.stdout and test_id in result.stdout
+    failures = [case.get("name") for case in ET.parse(junit).getroot().iter("testcase") if case.find("failure") is not None]
+    assert test_id in failures
