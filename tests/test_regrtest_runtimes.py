@@ -219,6 +219,14 @@ def test_wasmtime_tells_a_trap_and_a_hang_from_an_exit(tmp_path):
     assert hang.exit_code is None and hang.crash == "no exit after 3s (timed out)" and hang.seconds < 30
 
 
+def test_a_wasmtime_trap_is_summed_up_by_its_cause():
+    from wasmforge.runtimes.wasmtime import trap_summary
+
+    message = "error while executing at wasm backtrace:\n    0: <unknown>!<wasm function 11309>\n\nCaused by:\n    wasm trap: call stack exhausted\n"
+    assert trap_summary(message).splitlines()[:2] == ["wasm trap: call stack exhausted", "error while executing at wasm backtrace:"]
+    assert trap_summary("wasm trap: wasm `unreachable` instruction executed") == "wasm trap: wasm `unreachable` instruction executed"
+
+
 @needs_wasmtime
 def test_wasmtime_refuses_a_job_file_outside_the_guest_prefix_and_tmp(tmp_path):
     from wasmforge.runtimes.wasmtime import WasmtimeRuntime

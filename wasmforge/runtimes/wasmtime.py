@@ -33,7 +33,9 @@ from .host import GUEST_PREFIX, GUEST_TMP, Mount, Mounts, OutputLog, give_up_rea
 # exceed the async_stack_size" (2 MiB). The run happens on a thread with a native stack well above it.
 MAX_WASM_STACK = 2 << 20
 RUNNER_THREAD_STACK = 64 << 20
-# getpath starts from argv[0]: a guest path under the prefix makes /usr/local the prefix.
+# getpath starts from argv[0]: a guest path under the prefix makes /usr/local the prefix. The
+# module is put there too, as an install would, because sys.executable is read by some of the
+# stdlib (platform.libc_ver opens it).
 GUEST_EXECUTABLE = f"{GUEST_PREFIX}/bin/python3"
 
 
@@ -74,7 +76,7 @@ class WasmtimeRuntime:
             with tarfile.open(stdlib) as archive:
                 archive.extractall(prefix, filter="data")
             mounts = Mounts(mounts=(Mount(guest=GUEST_PREFIX, host=prefix), Mount(guest=GUEST_TMP, host=scratch)))
-            mounts.write(job.files)
+            mounts.write({GUEST_EXECUTABLE: wasm.read_bytes(), **job.files})
             output = OutputLog(on_output)
             outcome, stopped = self._run(module, job, mounts, Path(temp) / "output", output, start)
             collected = mounts.collect(job.collect)
@@ -154,7 +156,17 @@ class WasmtimeRuntime:
         except wasmtime.ExitTrap as exit_:
             outcome.exit_code = exit_.code
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            outcome.trap = str(exc).strip() or type(exc).__name__
+            outcome.trap = trap_summary(str(exc))
+
+
+def trap_summary(message: str) -> str:
+    """wasmtime's trap message with its cause first ("wasm trap: call stack exhausted"): the
+    message starts with a long backtrace and ends with "Caused by:" and the cause."""
+    text = message.strip()
+    head, marker, cause = text.rpartition("Caused by:")
+    if not marker or not cause.strip():
+        return text or "wasm trap"
+    return f"{' '.join(cause.split())}\n{head.strip()}"
 
 
 def _read_available(fd: int, output: OutputLog, wait_seconds: float) -> None:
