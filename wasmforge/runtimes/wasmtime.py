@@ -70,15 +70,15 @@ class WasmtimeRuntime:
         module = self._module(wasm)
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="wf-wasmtime-") as temp:
-            prefix, scratch = Path(temp) / "prefix", Path(temp) / "tmp"
-            prefix.mkdir()
-            scratch.mkdir()
+            prefix, scratch, root = Path(temp) / "prefix", Path(temp) / "tmp", Path(temp) / "root"
+            for directory in (prefix, scratch, root):
+                directory.mkdir()
             with tarfile.open(stdlib) as archive:
                 archive.extractall(prefix, filter="data")
             mounts = Mounts(mounts=(Mount(guest=GUEST_PREFIX, host=prefix), Mount(guest=GUEST_TMP, host=scratch)))
             mounts.write({GUEST_EXECUTABLE: wasm.read_bytes(), **job.files})
             output = OutputLog(on_output)
-            outcome, stopped = self._run(module, job, mounts, Path(temp) / "output", output, start)
+            outcome, stopped = self._run(module, job, mounts, root, Path(temp) / "output", output, start)
             collected = mounts.collect(job.collect)
         output.finish()
         seconds = time.monotonic() - start
@@ -100,7 +100,8 @@ class WasmtimeRuntime:
             self._modules[key] = wasmtime.Module.from_file(self._engine, str(wasm))
         return self._modules[key]
 
-    def _run(self, module: Any, job: PythonJob, mounts: Mounts, pipe: Path, output: OutputLog, start: float) -> tuple[Outcome, str | None]:
+    def _run(self, module: Any, job: PythonJob, mounts: Mounts, root: Path, pipe: Path, output: OutputLog,
+             start: float) -> tuple[Outcome, str | None]:
         """Run the module's _start on a thread of its own, reading its output here as it comes;
         stop it if it must be given up."""
         os.mkfifo(pipe)
@@ -108,7 +109,7 @@ class WasmtimeRuntime:
         # when the WASI configuration is made, and would wait for a reader otherwise.
         reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
         try:
-            wasi = self._wasi_config(job, mounts, pipe)
+            wasi = self._wasi_config(job, mounts, root, pipe)
             outcome = Outcome()
             previous = threading.stack_size(RUNNER_THREAD_STACK)
             try:
@@ -130,13 +131,18 @@ class WasmtimeRuntime:
             os.close(reading)
         return outcome, stopped
 
-    def _wasi_config(self, job: PythonJob, mounts: Mounts, pipe: Path) -> Any:
+    def _wasi_config(self, job: PythonJob, mounts: Mounts, root: Path, pipe: Path) -> Any:
         import wasmtime
 
         wasi = wasmtime.WasiConfig()
         wasi.argv = [GUEST_EXECUTABLE, *job.args]
         for mount in mounts.mounts:
             wasi.preopen_dir(str(mount.host), mount.guest)
+        # A WASI program starts in "/", which exists only if something is mapped there: an empty
+        # directory, so that going back to the starting directory works (regrtest does, at its
+        # end). wasi-libc resolves a path through the longest matching preopen, so /usr/local and
+        # /tmp still reach their own.
+        wasi.preopen_dir(str(root), "/")
         wasi.stdout_file = str(pipe)
         wasi.stderr_file = str(pipe)
         return wasi
