@@ -101,6 +101,8 @@ Node.js v20.20.2
 
 def test_node_reports_an_uncaught_wasm_trap_as_a_crash_and_a_python_error_as_an_exit():
     assert crash_report(1, NODE_TRAP_REPORT) == "RuntimeError: memory access out of bounds"
+    python_then_js = "RecursionError: maximum recursion depth exceeded\nwasm://wasm/027d0d42:1\n\n\nRangeError: Maximum call stack size exceeded\n\nNode.js v20.20.2\n"
+    assert crash_report(1, python_then_js) == "RangeError: Maximum call stack size exceeded"
     python_traceback = "Traceback (most recent call last):\n  File \"<string>\", line 1\nRuntimeError: boom\n"
     assert crash_report(1, python_traceback) is None
     assert crash_report(2, "== Tests result: FAILURE ==\n") is None

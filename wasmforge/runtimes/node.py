@@ -58,8 +58,10 @@ def crash_report(exit_code: int, output: str) -> str | None:
     lines = output.rstrip().splitlines()
     if not lines or not NODE_UNCAUGHT_TRAILER.match(lines[-1].strip()):
         return None
-    errors = [line.strip() for line in lines if JS_ERROR_LINE.match(line.strip())]
-    return "\n".join(errors) if errors else f"node exited {exit_code} on an uncaught exception"
+    # The exception is the last unindented "Name: message" line (its stack frames are indented);
+    # Python's own traceback may come before it, when the trap happens on the way out.
+    errors = [line for line in lines if JS_ERROR_LINE.match(line)]
+    return errors[-1].strip() if errors else f"node exited {exit_code} on an uncaught exception"
 
 
 class NodeRuntime:
