@@ -14,7 +14,6 @@ import os
 import platform
 import re
 import select
-import shutil
 import statistics
 import subprocess
 import tarfile
@@ -28,6 +27,7 @@ from typing import Any, Callable, Protocol
 from . import log
 from .errors import BenchError, RuntimeUnavailableError
 from .matrix import Target
+from .runtimes.node import node_executable
 from .runtimes.chromium import chromium_browser
 from .webserver import Site, serving
 
@@ -57,13 +57,6 @@ class Subject(Protocol):
         """An HTML page (served from `directory`) that starts the interpreter, prints MARKER and
         sets window.wfFirstOutput = performance.now() when that line arrives."""
         ...
-
-
-def node_executable() -> str:
-    found = shutil.which("node") or shutil.which("nodejs")
-    if found is None:
-        raise RuntimeUnavailableError("Node is not installed: run `bash scripts/install-host-deps.sh` (Debian's nodejs)")
-    return found
 
 
 @dataclass(frozen=True)

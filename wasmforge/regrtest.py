@@ -30,6 +30,9 @@ from .workspace import Workspace
 
 GUEST_JUNIT = "/tmp/wf-regrtest-junit.xml"
 GUEST_IGNOREFILE = "/tmp/wf-regrtest-ignore.txt"
+# regrtest's work directories (test_python_<pid>): under the run's own /tmp, not tempfile's
+# default, which on node is the host's /tmp, shared by every run (and emscripten's pid is always 42).
+GUEST_TEMPDIR = "/tmp/wf-regrtest"
 # regrtest is silent while a module runs: a module silent for longer than this is taken as hung
 # (the slowest in the default subset, test_tarfile, takes about 50 s in Chromium).
 IDLE_SECONDS = 600.0
@@ -204,8 +207,9 @@ def read_test_sources(tarball: Path, support_files: list[str]) -> SuiteSources:
 
 def guest_lib_dir(target: Target) -> str:
     # The build installs under /usr/local (recipes/cpython/build.sh), and prefix/lib/pythonX.Y is
-    # on the interpreter's default sys.path (after the stdlib zip): tests placed there import as
-    # the `test` package, and support files fill in only what the zip lacks.
+    # on the interpreter's default sys.path (after the stdlib zip, if any): tests placed there
+    # import as the `test` package, and support files fill in only what the zip lacks. Every
+    # runtime backs this guest directory with one of its own for the run (wasmforge.runtimes).
     return f"/usr/local/lib/python{target.python.minor}"
 
 
@@ -355,7 +359,7 @@ def select(tests: list[str], wanted: list[str], expectations: Expectations) -> S
 
 def regrtest_args(batch: list[str], ignore: bool) -> tuple[str, ...]:
     # -W: show a failing test's output (tracebacks) in the log; no -j: there are no subprocesses.
-    args = ["-m", "test", "-W", "--junit-xml", GUEST_JUNIT]
+    args = ["-m", "test", "-W", "--junit-xml", GUEST_JUNIT, "--tempdir", GUEST_TEMPDIR]
     if ignore:
         args += ["--ignorefile", GUEST_IGNOREFILE]
     return tuple(args + batch)

@@ -19,7 +19,13 @@ OutputSink = Callable[[str, str], None]
 
 @dataclass(frozen=True, kw_only=True)
 class PythonJob:
-    """One interpreter run: argv after `python`, files to add to its file system, files to read back."""
+    """One interpreter run: argv after `python`, files to add to its file system, files to read back.
+
+    Paths are the guest's: the interpreter's prefix is /usr/local (where the build installs it;
+    its stdlib directory /usr/local/lib/pythonX.Y is on the default sys.path), and scratch files
+    go under /tmp. Every runtime gives each run those two directories of its own, and nothing a
+    run writes reaches dist/ (see host.py for the runtimes that run on this host).
+    """
 
     args: tuple[str, ...]
     # Guest path -> content, written before the interpreter starts (e.g. CPython's Lib/test).
@@ -58,8 +64,22 @@ def _chromium() -> Runtime:
     return ChromiumRuntime()
 
 
+def _node() -> Runtime:
+    from .node import NodeRuntime
+
+    return NodeRuntime()
+
+
+def _wasmtime() -> Runtime:
+    from .wasmtime import WasmtimeRuntime
+
+    return WasmtimeRuntime()
+
+
 RUNTIMES: dict[str, Callable[[], Runtime]] = {
     "chromium": _chromium,
+    "node": _node,
+    "wasmtime": _wasmtime,
 }
 
 
