@@ -17,7 +17,6 @@ NODE_PTHREADS_TARGET = "cpython3.13-emscripten3.1.69-node-pthreads"
 WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
 # The same CPython with Debian unstable's emscripten: a second SDK version (experimental).
 BROWSER_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-browser"
-NODE_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-node"
 
 
 def experimental(target_id: str) -> Any:
