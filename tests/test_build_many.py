@@ -101,7 +101,7 @@ def test_errors_other_than_wasmforge_errors_are_not_swallowed(ws, tmp_path):
     [
         (f"{BROWSER_TARGET}-pthreads", "pthreads need SharedArrayBuffer"),
         (f"{NODE_TARGET}-pthreads+dynamic-linking", "emscripten's dynamic linking with pthreads is experimental"),
-        ("cpython3.13-emscripten6.0.5-node", "it builds, but every run dies in emscripten 6.0.5's fstat on a standard stream"),
+        ("cpython3.13-emscripten6.0.5-node", "it builds, but every run dies in emscripten 6.0.5's NODERAWFS fstat on a standard stream"),
         ("cpython3.14-emscripten3.1.69-browser", "CPython 3.14 is built and tested upstream with emscripten 4.0"),
         ("cpython3.14-emscripten3.1.69-node", "CPython 3.14 is built and tested upstream with emscripten 4.0"),
         ("cpython3.14-emscripten6.0.5-browser", "not built yet: the pinned CPython 3.14.10 source could not be fetched"),
