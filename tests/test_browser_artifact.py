@@ -9,7 +9,7 @@ import pytest
 
 from . import artifact
 from .browser import CHROMIUM, run_in_chromium
-from .conftest import BROWSER_TARGET, ROOT
+from .conftest import BROWSER_EMSCRIPTEN6_TARGET, BROWSER_TARGET, ROOT, experimental
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
@@ -17,6 +17,7 @@ SMOKE = r"""
 import zlib, bz2, lzma, sqlite3, ctypes, decimal, json, sys
 data = b"wasmforge " * 1000
 print("platform", sys.platform, sys.version_info[:2])
+print("emscripten", ".".join(map(str, sys._emscripten_info.emscripten_version)))
 print("zlib", zlib.decompress(zlib.compress(data, 9)) == data, zlib.crc32(b"wasmforge"))
 print("bz2", bz2.decompress(bz2.compress(data)) == data, len(bz2.compress(data)) < len(data))
 print("lzma", lzma.decompress(lzma.compress(data, preset=6)) == data)
@@ -33,9 +34,13 @@ print("WF-DONE")
 """
 
 
-@pytest.fixture(scope="module")
-def browser_dist() -> Path:
-    return artifact.browser_dist()
+# Each browser target with the emscripten it is built with (sys._emscripten_info reports it).
+EMSCRIPTEN_VERSIONS = {BROWSER_TARGET: "3.1.69", BROWSER_EMSCRIPTEN6_TARGET: "6.0.5"}
+
+
+@pytest.fixture(scope="module", params=[BROWSER_TARGET, experimental(BROWSER_EMSCRIPTEN6_TARGET)])
+def browser_dist(request) -> Path:
+    return artifact.browser_dist(request.param)
 
 
 def test_the_build_wrote_the_artifacts_a_manifest_and_checksums(browser_dist):
@@ -43,7 +48,7 @@ def test_the_build_wrote_the_artifacts_a_manifest_and_checksums(browser_dist):
     for expected in ("python.js", "python.wasm", "python.data", "manifest.json", "SHA256SUMS"):
         assert expected in names
     manifest = json.loads((browser_dist / "manifest.json").read_text())
-    assert manifest["target"]["id"] == BROWSER_TARGET
+    assert manifest["target"]["id"] == browser_dist.name
     assert {i["component"] for i in manifest["inputs"]} == {"zlib", "bzip2", "xz", "sqlite", "libffi", "mpdecimal", "cpython"}
     assert len(manifest["toolchain"]["lock_digest"]) == 64 and len(manifest["recipe_digest"]) == 64
     import hashlib
@@ -59,6 +64,7 @@ def test_headless_chromium_runs_real_work_with_every_extension_module(browser_di
     output = run_in_chromium(browser_dist, SMOKE, "WF-DONE")
     lines = dict(line.split(" ", 1) for line in output.splitlines() if " " in line and not line.startswith("["))
     assert lines["platform"] == "emscripten (3, 13)", output
+    assert lines["emscripten"] == EMSCRIPTEN_VERSIONS[browser_dist.name], output
     assert lines["zlib"] == "True 843480468", output
     assert lines["bz2"] == "True True", output
     assert lines["lzma"] == "True", output

@@ -3,6 +3,7 @@
 import hashlib
 import http.server
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -11,8 +12,9 @@ import pytest
 
 from wasmforge.cache import ContentCache, Pin
 from wasmforge.errors import FetchError, IntegrityError
+from wasmforge import fetch as fetch_module
 from wasmforge.fetch import fetch_sources
-from wasmforge.recipes import BuildOptions, Component, Mirror, Recipe, Source, Step
+from wasmforge.recipes import BuildOptions, Component, DebianMirror, Mirror, Recipe, Source, Step
 
 from .conftest import ROOT
 
@@ -146,3 +148,47 @@ def test_cli_fetch_and_build_refuse_a_tampered_cached_source(invoke_cli, tmp_pat
         assert len(error_lines) == 1
         assert cpython.source.file in error_lines[0]
         assert cpython.source.sha256 in error_lines[0] and bad_sha in error_lines[0]
+
+
+def debian_component(name: str, suite: str, data: bytes) -> Component:
+    source = Source(file=f"{name}_1.0.orig.tar.gz", size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                    mirrors=(Mirror(debian=DebianMirror(package=name, suite=suite, toolchain=None)),), note=None)
+    recipe = Recipe(name=name, description="", homepage="https://example.invalid/", license="MIT", default_version="1.0",
+                    versions={"1.0": source}, sdks=("emscripten",), dependencies=(), steps=(Step(name="build", script="build.sh"),),
+                    options={}, directory=ROOT / "recipes" / name)
+    return Component(recipe=recipe, version="1.0", source=source, options=BuildOptions())
+
+
+def test_debian_mirrors_of_another_suite_get_a_deb_src_line_and_each_package_is_tried(tmp_path, monkeypatch):
+    """The container script (run here by a stand-in for `docker run`): a suite the image has no
+    deb-src line for gets one derived from the image's, and every package is asked for even
+    when apt-get fails on an earlier one."""
+    packages = {"older": (b"from trixie\n", "trixie"), "newer": (b"from sid\n", "sid")}
+    scripts: list[str] = []
+
+    def container(argv, **kwargs):
+        scripts.append(argv[-1])
+        out = Path(argv[argv.index("-v") + 1].split(":")[0])
+        for name, (data, _) in packages.items():
+            (out / f"{name}_1.0.orig.tar.gz").write_bytes(data)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    run = subprocess.run
+    monkeypatch.setattr(fetch_module.subprocess, "run", container)
+    cache = ContentCache(tmp_path / "cache")
+    fetched = fetch_sources([debian_component(name, suite, data) for name, (data, suite) in packages.items()], cache, "image")
+    assert sorted(f.path.read_bytes() for f in fetched) == [b"from sid\n", b"from trixie\n"]
+    [script] = scripts
+    assert "apt-get source --download-only -qq newer/sid || true; apt-get source --download-only -qq older/trixie || true" in script
+    assert "Check-Valid-Until=false" in script
+
+    # The part that adds deb-src lines, run against a stand-in of the image's apt directory.
+    apt = tmp_path / "apt"
+    apt.mkdir()
+    (apt / "wasmforge-src.list").write_text("deb-src http://archive.invalid/debian trixie main\n")
+    add_suites = script.split(" && apt-get")[0]
+    add_suites = add_suites.replace(fetch_module.IMAGE_SOURCES_LIST, str(apt / "wasmforge-src.list"))
+    add_suites = add_suites.replace("/etc/apt/sources.list.d/", f"{apt}/")
+    run(["sh", "-ec", add_suites], check=True)
+    assert (apt / "wasmforge-src-sid.list").read_text() == "deb-src http://archive.invalid/debian sid main\n"
+    assert not (apt / "wasmforge-src-trixie.list").exists(), "the image's own suite is not added twice"

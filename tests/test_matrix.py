@@ -163,3 +163,33 @@ def test_asking_for_an_excluded_combination_fails_with_its_reason(matrix_data, t
     matrix = load(matrix_data, tmp_path)
     with pytest.raises(ExcludedTargetError, match="SharedArrayBuffer"):
         matrix.resolve(f"{BROWSER_TARGET}-pthreads")
+
+
+def test_a_python_asked_for_with_an_sdk_older_than_it_needs_fails_with_the_requirement(matrix_data, tmp_path):
+    # Without the exclusions that explain it, the sdk_requirements still refuse the pair.
+    matrix_data["exclusions"] = [e for e in matrix_data["exclusions"] if e.get("python") != "3.14"]
+    matrix = load(matrix_data, tmp_path)
+    with pytest.raises(ExcludedTargetError, match=r"python 3.14 needs emscripten>=4.0, got 3.1.69"):
+        matrix.resolve("cpython3.14-emscripten3.1.69-browser")
+
+
+def test_an_entry_for_a_python_with_an_sdk_older_than_it_needs_is_refused(matrix_data, tmp_path):
+    matrix_data["entries"].append({"python": "3.14", "sdk": "emscripten-3.1.69", "flavor": "node", "flags": [], "support": "experimental"})
+    matrix_data["exclusions"] = [e for e in matrix_data["exclusions"] if e.get("python") != "3.14"]
+    assert "needs emscripten>=4.0, got 3.1.69" in refused(matrix_data, tmp_path)
+
+
+def test_every_declared_pair_of_python_and_sdk_is_an_entry_or_excluded_with_a_reason(matrix_data, tmp_path):
+    matrix = load(matrix_data, tmp_path)
+    for python in matrix.pythons.values():
+        for sdk in matrix.sdks.values():
+            for flavor in (f for f in matrix.flavors.values() if f.sdk_kind == sdk.kind):
+                name = f"cpython{python.minor}-{sdk.kind}{sdk.version}-{flavor.name}"
+                if any(t.id.startswith(name) for t in matrix.targets):
+                    continue
+                try:
+                    matrix.resolve(name)
+                except ExcludedTargetError as excluded:
+                    assert ": " in str(excluded)
+                except UnknownTargetError:
+                    assert python.minor == "3.13", f"{name}: a new python's pairs are declared or excluded"

@@ -18,6 +18,10 @@ from . import log
 from .cache import ContentCache
 from .errors import FetchError, IntegrityError
 from .recipes import Component, Source
+from .toolchain import APT_UPDATE
+
+# Written by the toolchain image's finish step: `deb-src` twins of debootstrap's `deb` lines.
+IMAGE_SOURCES_LIST = "/etc/apt/sources.list.d/wasmforge-src.list"
 
 DOWNLOAD_TIMEOUT = 30
 CHUNK = 1 << 20
@@ -107,9 +111,21 @@ def _fetch_from_debian(components: list[Component], cache: ContentCache, image: 
     try:
         # One package failing (say a .dsc missing from a partial mirror) must not stop the
         # others: every file is verified by sha256 afterwards anyway.
-        script = "apt-get update -qq && cd /out && " + "; ".join(
-            f"apt-get source --download-only -qq {p}" for p in packages
-        ) + "; true"
+        # The image has deb-src lines for its own suite only; a mirror in another suite (a newer
+        # Python from unstable, say) gets one derived from them, so no archive host is named here.
+        suites = sorted({m.debian.suite for c in components for m in c.source.mirrors if m.debian})
+        add_suites = " && ".join(
+            f"{{ grep -q ' {suite} ' {IMAGE_SOURCES_LIST} || "
+            f"sed -n 's/^deb-src \\([^ ]*\\) [^ ]* /deb-src \\1 {suite} /p' {IMAGE_SOURCES_LIST} | head -n 1"
+            f" > /etc/apt/sources.list.d/wasmforge-src-{suite}.list; }}"
+            for suite in suites
+        )
+        # `|| true` on each: under `sh -e` a failing command would end the script, and apt-get
+        # exits non-zero when only a package's .dsc or Debian diff is missing, even though the
+        # orig tarball, the one file wanted, was fetched.
+        script = f"{add_suites} && {APT_UPDATE} -qq && cd /out && " + "; ".join(
+            f"apt-get source --download-only -qq {p} || true" for p in packages
+        )
         result = subprocess.run(
             ["docker", "run", "--rm", "-v", f"{workdir}:/out", image, "/bin/sh", "-ec", script],
             capture_output=True, text=True,

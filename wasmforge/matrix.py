@@ -149,7 +149,18 @@ class Matrix:
                     for exclusion in self.exclusions:
                         if exclusion.matches(python.minor, sdk.name, flavor.name, flags):
                             return exclusion.reason
+                    unmet = unmet_sdk_requirement(python, sdk)
+                    if unmet is not None:
+                        return unmet
         return None
+
+
+def unmet_sdk_requirement(python: PythonRelease, sdk: Sdk) -> str | None:
+    """Why `python` cannot be built with `sdk` by its sdk_requirements, or None when it can."""
+    requirement = python.sdk_requirements.get(sdk.kind)
+    if requirement and Version(sdk.version) not in SpecifierSet(requirement):
+        return f"python {python.minor} needs {sdk.kind}{requirement}, got {sdk.version}"
+    return None
 
 
 def target_id(python_minor: str, sdk: Sdk, flavor: str, variant: str | None) -> str:
@@ -295,9 +306,9 @@ def _targets(check: _Checker, data: dict[str, Any], pythons: dict[str, PythonRel
         assert python is not None and sdk is not None and flavor is not None
         if flavor.sdk_kind != sdk.kind:
             check.fail(f"{where}.sdk", f"flavor '{flavor.name}' needs a {flavor.sdk_kind} SDK, not {sdk.kind}")
-        requirement = python.sdk_requirements.get(sdk.kind)
-        if requirement and Version(sdk.version) not in SpecifierSet(requirement):
-            check.fail(f"{where}.sdk", f"python {python.minor} needs {sdk.kind}{requirement}, got {sdk.version}")
+        unmet = unmet_sdk_requirement(python, sdk)
+        if unmet is not None:
+            check.fail(f"{where}.sdk", unmet)
         entry_flags = tuple(entry["flags"])
         for flag_index, flag_name in enumerate(entry_flags):
             flag = flags.get(flag_name)

@@ -140,6 +140,12 @@ def readme_table(ws: Workspace, sizes: dict[str, RecordedSize]) -> str:
             f"{target.sdk.kind} {target.sdk.version} | {target.flavor.name} ({target.flavor.runtime}) | "
             f"{', '.join(target.flags) or '-'} | {target.support} | {shown} |"
         )
+    lines += ["", "Python releases and the SDK versions each needs (asking for a target with an older SDK fails saying so):", "", "| python | version | support | needs |", "|---|---|---|---|"]
+    lines += [
+        f"| {p.minor} | {p.version} | {p.support} | "
+        f"{', '.join(f'{kind} {spec}' for kind, spec in sorted(p.sdk_requirements.items())) or '-'} |"
+        for p in ws.matrix.pythons.values()
+    ]
     excluded = [
         f"| {_describe_exclusion(e.python, e.sdk, e.flavor, e.flags)} | {e.reason} |" for e in ws.matrix.exclusions
     ]

@@ -24,6 +24,10 @@ from .proc import run
 
 IMAGE_REPOSITORY = "wasmforge-toolchain"
 SEEDED_DEBS = "/var/cache/wasmforge-debs"
+# Unstable's Release file is valid for a week only; an archive copy that lags behind (the one this
+# project's build machines reach does) is refused as "expired" without this. apt still checks the
+# Release signature, and every .deb is then checked against the lock's sha256.
+APT_UPDATE = "apt-get -o Acquire::Check-Valid-Until=false update -q"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,7 +212,7 @@ def lock(spec: ToolchainSpec, cache: ContentCache, workdir: Path) -> ToolchainLo
         with mounted_proc(rootfs):
             chroot(
                 rootfs,
-                f"apt-get update -q && apt-get install -y -q --no-install-recommends {packages}",
+                f"{APT_UPDATE} && apt-get install -y -q --no-install-recommends {packages}",
                 what=f"installing {spec.name} packages",
                 log_path=log_path,
             )
@@ -279,7 +283,7 @@ def install_locked(rootfs: Path, lock_: ToolchainLock, cache: ContentCache, log_
             wanted.append(f"{package.name}={package.version}")
     log.detail(f"installing {len(wanted)} locked packages ({sum(w.startswith('/') for w in wanted)} from cache)")
     script = (
-        "apt-get update -q && apt-get install -y -q --no-install-recommends --allow-downgrades "
+        f"{APT_UPDATE} && apt-get install -y -q --no-install-recommends --allow-downgrades "
         + " ".join(wanted)
     )
     try:

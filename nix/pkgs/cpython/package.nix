@@ -29,6 +29,8 @@ stdenv.mkDerivation (finalAttrs: {
 
   # 3.13.5: python3.13_3.13.5.orig.tar.xz, fetchurl from its URL mirrors.
   #   Debian's orig is upstream's Python-3.13.5.tar.xz byte for byte
+  # 3.14.10: python3.14_3.14.10.orig.tar.xz, fetchurl from its URL mirrors.
+  #   Size and sha256 from Debian unstable's signed Sources index (python3.14 3.14.10-1); not yet fetched here (python.org unreachable, the archive's pool answered 404), so whether it equals upstream's Python-3.14.10.tar.xz is unchecked
   src =
     if source.urls == [ ] then
       requireFile {
