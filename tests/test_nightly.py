@@ -60,3 +60,13 @@ def test_a_published_nightly_reproduces_from_the_store(invoke_cli, tmp_path):
     for name in ("python.js", "python.wasm", "python.data"):
         assert (pulled / name).read_bytes() == (nightly_dist / name).read_bytes()
         assert Path(tmp_path / "rebuild" / "rebuild" / "dist" / name).read_bytes() == (nightly_dist / name).read_bytes()
+
+
+def test_a_wasi_nightly_is_smoke_tested_under_wasmtime():
+    from wasmforge.nightly import SMOKE_EXPECTED, smoke_test
+    from wasmforge.workspace import Workspace
+
+    from .conftest import WASI_TARGET, built_dist
+
+    ws = Workspace.load(root=ROOT)
+    assert smoke_test(ws.matrix.resolve(WASI_TARGET), built_dist(WASI_TARGET)) == SMOKE_EXPECTED

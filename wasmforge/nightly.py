@@ -71,8 +71,10 @@ def smoke_test(target: Target, dist: Path) -> str:
     for output in manifest.outputs:
         if sha256_file(dist / output.name) != output.sha256:
             raise BuildError(f"{dist / output.name}: does not match its manifest")
+    if target.sdk.kind == "wasi":
+        return _smoke_under_wasmtime(target, dist)
     node = shutil.which("node") or shutil.which("nodejs")
-    if target.sdk.kind != "emscripten" or node is None:
+    if node is None:
         log.warning(f"{target.id}: no runtime smoke test here (needs Node for emscripten builds)")
         return "checksums only"
     result = subprocess.run([node, "python.js", "-c", SMOKE_CODE], cwd=dist, capture_output=True, text=True, timeout=300)
@@ -80,6 +82,16 @@ def smoke_test(target: Target, dist: Path) -> str:
         raise BuildError(f"{target.id}: smoke test failed under Node (exit {result.returncode}): "
                          f"{(result.stdout + result.stderr).strip()[-300:]}")
     log.detail(f"smoke test under Node: {SMOKE_EXPECTED}")
+    return SMOKE_EXPECTED
+
+
+def _smoke_under_wasmtime(target: Target, dist: Path) -> str:
+    from .runtimes import PythonJob, runtime_for
+
+    run = runtime_for(target).run_python(dist, PythonJob(args=("-c", SMOKE_CODE), timeout_seconds=300))
+    if run.exit_code != 0 or SMOKE_EXPECTED not in run.output:
+        raise BuildError(f"{target.id}: smoke test failed under wasmtime (exit {run.exit_code}): {run.output.strip()[-300:]}")
+    log.detail(f"smoke test under wasmtime: {SMOKE_EXPECTED}")
     return SMOKE_EXPECTED
 
 
