@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import RenderError
 from .hashing import sha256_file
-from .manifest import read_manifest
+from .manifest import Manifest, read_manifest
 from .workspace import Workspace
 
 README_START = "<!-- matrix:start -->"
@@ -55,7 +55,10 @@ def _sizes(dist: Path) -> tuple[int | None, int | None]:
     manifest_path = dist / "manifest.json"
     if not manifest_path.is_file():
         return None, None
-    manifest = read_manifest(manifest_path)
+    return _sizes_of(dist, read_manifest(manifest_path))
+
+
+def _sizes_of(dist: Path, manifest: Manifest) -> tuple[int, int]:
     raw = sum(o.size for o in manifest.outputs)
     gz = sum(len(gzip.compress((dist / o.name).read_bytes(), 9, mtime=0)) for o in manifest.outputs if (dist / o.name).is_file())
     return raw, gz
@@ -108,7 +111,8 @@ def write_recorded_sizes(path: Path, sizes: dict[str, RecordedSize]) -> None:
 def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict[str, RecordedSize]:
     """`recorded`, updated from dist/ for every target built here from today's recipes and
     toolchain lock; targets gone from the matrix are dropped, stale builds are not recorded."""
-    sizes = {target_id: size for target_id, size in recorded.items() if target_id in ws.matrix.target_ids()}
+    known = set(ws.matrix.target_ids())
+    sizes = {target_id: size for target_id, size in recorded.items() if target_id in known}
     for target in ws.matrix.targets:
         dist = ws.paths.dist / target.id
         manifest_path = dist / "manifest.json"
@@ -119,9 +123,8 @@ def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict
                  and manifest.toolchain.get("lock_digest") == ws.toolchain_lock(target).digest)
         if not fresh:
             continue
-        raw, gz = _sizes(dist)
-        if raw is not None and gz is not None:
-            sizes[target.id] = RecordedSize(raw=raw, gzip=gz, manifest_sha256=sha256_file(manifest_path))
+        raw, gz = _sizes_of(dist, manifest)
+        sizes[target.id] = RecordedSize(raw=raw, gzip=gz, manifest_sha256=sha256_file(manifest_path))
     return sizes
 
 
