@@ -10,7 +10,7 @@ from typing import Callable
 from invoke import Exit, task
 
 from wasmforge import commands
-from wasmforge.errors import WasmforgeError
+from wasmforge.core.errors import WasmforgeError
 
 
 def _run(action: Callable[[], int]) -> None:

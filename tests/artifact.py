@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from wasmforge.build import BuildOptions, build_target
-from wasmforge.workspace import Workspace
+from wasmforge.building.build import BuildOptions, build_target
+from wasmforge.model.workspace import Workspace
 
 from .conftest import BROWSER_TARGET, ROOT
 

@@ -32,8 +32,8 @@ def built_dist(target_id: str) -> Path:
     """dist/<target_id>/, built first (a real Docker build) when it has no manifest yet."""
     dist = ROOT / "dist" / target_id
     if not (dist / "manifest.json").is_file():
-        from wasmforge.build import build_target
-        from wasmforge.workspace import Workspace
+        from wasmforge.building.build import build_target
+        from wasmforge.model.workspace import Workspace
 
         ws = Workspace.load(root=ROOT)
         build_target(ws, ws.matrix.resolve(target_id))

@@ -22,13 +22,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from wasmforge.freshness import SeenVersions
-from wasmforge.manifest import InputRecord, Manifest, record_outputs, write_manifest
-from wasmforge.publish import PublishRequest, PublishResult, publish
-from wasmforge.pull import PullRequest, PullResult, pull
-from wasmforge.release_index import INDEX, INDEX_SIGNATURE
-from wasmforge.signing import PublicKey, SigningKey, generate_keypair, load_public_key, load_signing_key
-from wasmforge.stores import open_store, open_writable_store
+from wasmforge.releasing.freshness import SeenVersions
+from wasmforge.model.manifest import InputRecord, Manifest, record_outputs, write_manifest
+from wasmforge.releasing.publish import PublishRequest, PublishResult, publish
+from wasmforge.releasing.pull import PullRequest, PullResult, pull
+from wasmforge.releasing.release_index import INDEX, INDEX_SIGNATURE
+from wasmforge.releasing.signing import PublicKey, SigningKey, generate_keypair, load_public_key, load_signing_key
+from wasmforge.releasing.stores import open_store, open_writable_store
 
 from .conftest import BROWSER_TARGET, ROOT
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge import bench
-from wasmforge.runtimes.chromium import chromium_executable
+from wasmforge.verifying import bench
+from wasmforge.verifying.runtimes.chromium import chromium_executable
 
 from .artifact import PYODIDE_TARBALL, browser_dist
 from .conftest import ROOT

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.build import BuildOptions, BuildResult
-from wasmforge.build_many import build_each, format_outcomes
-from wasmforge.errors import BuildError, ExcludedTargetError, ToolchainError, UnknownTargetError
-from wasmforge.manifest import Manifest, record_outputs
-from wasmforge.workspace import Workspace
+from wasmforge.building.build import BuildOptions, BuildResult
+from wasmforge.building.build_many import build_each, format_outcomes
+from wasmforge.core.errors import BuildError, ExcludedTargetError, ToolchainError, UnknownTargetError
+from wasmforge.model.manifest import Manifest, record_outputs
+from wasmforge.model.workspace import Workspace
 
 from .conftest import (
     BROWSER_EMSCRIPTEN6_TARGET, BROWSER_TARGET, NODE_PTHREADS_TARGET, NODE_TARGET, ROOT, WASI_TARGET,

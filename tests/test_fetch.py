@@ -10,11 +10,11 @@ from typing import Iterator
 
 import pytest
 
-from wasmforge.cache import ContentCache, Pin
-from wasmforge.errors import FetchError, IntegrityError
-from wasmforge import fetch as fetch_module
-from wasmforge.fetch import fetch_sources
-from wasmforge.recipes import BuildOptions, Component, DebianMirror, Mirror, Recipe, Source, Step
+from wasmforge.building.cache import ContentCache, Pin
+from wasmforge.core.errors import FetchError, IntegrityError
+from wasmforge.building import fetch as fetch_module
+from wasmforge.building.fetch import fetch_sources
+from wasmforge.model.recipes import BuildOptions, Component, DebianMirror, Mirror, Recipe, Source, Step
 
 from .conftest import ROOT
 
@@ -118,7 +118,7 @@ def test_a_cached_file_is_used_without_any_mirror(tmp_path):
 
 def test_cli_fetch_and_build_refuse_a_tampered_cached_source(invoke_cli, tmp_path):
     """The real CLI against a copy of the real cache in which one byte of CPython's tarball changed."""
-    from wasmforge.workspace import Workspace
+    from wasmforge.model.workspace import Workspace
 
     ws = Workspace.load(root=ROOT)
     target = ws.matrix.resolve("emscripten-browser")

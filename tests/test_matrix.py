@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from wasmforge.errors import ExcludedTargetError, MatrixError, UnknownTargetError
-from wasmforge.matrix import load_matrix
+from wasmforge.core.errors import ExcludedTargetError, MatrixError, UnknownTargetError
+from wasmforge.model.matrix import load_matrix
 
 from .conftest import BROWSER_TARGET, ROOT
 

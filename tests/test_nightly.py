@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.nightly import nightly_epoch, nightly_version
-from wasmforge.signing import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME
+from wasmforge.releasing.nightly import nightly_epoch, nightly_version
+from wasmforge.releasing.signing import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME
 
 from .conftest import BROWSER_TARGET, ROOT
 
@@ -63,8 +63,8 @@ def test_a_published_nightly_reproduces_from_the_store(invoke_cli, tmp_path):
 
 
 def test_a_wasi_nightly_is_smoke_tested_under_wasmtime():
-    from wasmforge.nightly import SMOKE_EXPECTED, smoke_test
-    from wasmforge.workspace import Workspace
+    from wasmforge.releasing.nightly import SMOKE_EXPECTED, smoke_test
+    from wasmforge.model.workspace import Workspace
 
     from .conftest import WASI_TARGET, built_dist
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from wasmforge import commands, nix
-from wasmforge.manifest import FileRecord, Manifest
-from wasmforge.render import WF_ROOT
-from wasmforge.workspace import Workspace
+from wasmforge import commands
+from wasmforge.rendering import nix
+from wasmforge.model.manifest import FileRecord, Manifest
+from wasmforge.rendering.dockerfile import WF_ROOT
+from wasmforge.model.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 STUB = "<wasmforge/tests/nix/stub-nixpkgs.nix>"

@@ -13,13 +13,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from wasmforge.errors import (
+from wasmforge.core.errors import (
     IntegrityError, PublishError, PullError, ReleaseIndexError, ReleaseNotFoundError, SignatureError,
     StaleIndexError, StoreError,
 )
-from wasmforge.manifest import CHECKSUMS, MANIFEST
-from wasmforge.release_index import CHECKSUMS_SIGNATURE, INDEX, INDEX_SIGNATURE, PROVENANCE
-from wasmforge.stores.oci import MANIFEST_TYPE, RELEASE_ARTIFACT
+from wasmforge.model.manifest import CHECKSUMS, MANIFEST
+from wasmforge.releasing.release_index import CHECKSUMS_SIGNATURE, INDEX, INDEX_SIGNATURE, PROVENANCE
+from wasmforge.releasing.stores.oci import MANIFEST_TYPE, RELEASE_ARTIFACT
 
 from .conftest import BROWSER_TARGET, ROOT
 from .publish_support import (  # noqa: F401 (oci_registry and static_mirror are fixtures)

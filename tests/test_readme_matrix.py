@@ -4,9 +4,9 @@ import json
 import shutil
 from pathlib import Path
 
-from wasmforge.errors import RenderError
-from wasmforge.manifest import Manifest, record_outputs, write_manifest
-from wasmforge.workspace import Workspace
+from wasmforge.core.errors import RenderError
+from wasmforge.model.manifest import Manifest, record_outputs, write_manifest
+from wasmforge.model.workspace import Workspace
 
 from .conftest import BROWSER_TARGET, NODE_TARGET, ROOT
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.errors import RecipeError
-from wasmforge.workspace import Workspace
+from wasmforge.core.errors import RecipeError
+from wasmforge.model.workspace import Workspace
 
 from .conftest import BROWSER_TARGET, NODE_TARGET, WASI_TARGET
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge import regrtest
-from wasmforge.errors import RegrtestError
-from wasmforge.runtimes import PythonJob, PythonRun
-from wasmforge.runtimes.chromium import ChromiumRuntime, chromium_executable
-from wasmforge.workspace import Workspace
+from wasmforge.verifying import regrtest
+from wasmforge.core.errors import RegrtestError
+from wasmforge.verifying.runtimes import PythonJob, PythonRun
+from wasmforge.verifying.runtimes.chromium import ChromiumRuntime, chromium_executable
+from wasmforge.model.workspace import Workspace
 
 from .artifact import browser_dist
 from .conftest import ROOT

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge import regrtest
-from wasmforge.runtimes import PythonJob, runtime_for
-from wasmforge.runtimes.host import Mount, Mounts, OutputLog
-from wasmforge.runtimes.node import NodeRuntime, crash_report, host_args
-from wasmforge.workspace import Workspace
+from wasmforge.verifying import regrtest
+from wasmforge.verifying.runtimes import PythonJob, runtime_for
+from wasmforge.verifying.runtimes.host import Mount, Mounts, OutputLog
+from wasmforge.verifying.runtimes.node import NodeRuntime, crash_report, host_args
+from wasmforge.model.workspace import Workspace
 
 from .conftest import NODE_TARGET, ROOT, WASI_TARGET, built_dist
 
@@ -199,7 +199,7 @@ def wasi_stand_in(directory: Path, wat: str) -> Path:
 
 @needs_wasmtime
 def test_wasmtime_passes_stdout_and_stderr_on_in_order_and_returns_the_exit_code(tmp_path):
-    from wasmforge.runtimes.wasmtime import WasmtimeRuntime
+    from wasmforge.verifying.runtimes.wasmtime import WasmtimeRuntime
 
     dist = wasi_stand_in(tmp_path / "dist", WASI_PRINTS_AND_EXITS_3)
     seen: list[tuple[str, str]] = []
@@ -212,7 +212,7 @@ def test_wasmtime_passes_stdout_and_stderr_on_in_order_and_returns_the_exit_code
 
 @needs_wasmtime
 def test_wasmtime_tells_a_trap_and_a_hang_from_an_exit(tmp_path):
-    from wasmforge.runtimes.wasmtime import WasmtimeRuntime
+    from wasmforge.verifying.runtimes.wasmtime import WasmtimeRuntime
 
     runtime = WasmtimeRuntime()
     trap = runtime.run_python(wasi_stand_in(tmp_path / "trap", WASI_TRAPS), PythonJob(args=()))
@@ -222,7 +222,7 @@ def test_wasmtime_tells_a_trap_and_a_hang_from_an_exit(tmp_path):
 
 
 def test_a_wasmtime_trap_is_summed_up_by_its_cause():
-    from wasmforge.runtimes.wasmtime import trap_summary
+    from wasmforge.verifying.runtimes.wasmtime import trap_summary
 
     message = "error while executing at wasm backtrace:\n    0: <unknown>!<wasm function 11309>\n\nCaused by:\n    wasm trap: call stack exhausted\n"
     assert trap_summary(message).splitlines()[:2] == ["wasm trap: call stack exhausted", "error while executing at wasm backtrace:"]
@@ -231,7 +231,7 @@ def test_a_wasmtime_trap_is_summed_up_by_its_cause():
 
 @needs_wasmtime
 def test_wasmtime_refuses_a_job_file_outside_the_guest_prefix_and_tmp(tmp_path):
-    from wasmforge.runtimes.wasmtime import WasmtimeRuntime
+    from wasmforge.verifying.runtimes.wasmtime import WasmtimeRuntime
 
     dist = wasi_stand_in(tmp_path / "dist", WASI_PRINTS_AND_EXITS_3)
     with pytest.raises(ValueError, match="outside the runtime's mounts"):

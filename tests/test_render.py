@@ -2,7 +2,7 @@
 
 import json
 
-from wasmforge.errors import MatrixError, UnknownTargetError
+from wasmforge.core.errors import MatrixError, UnknownTargetError
 
 from .conftest import BROWSER_TARGET, ROOT
 

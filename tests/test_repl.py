@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.runtimes.chromium import chromium_browser, chromium_executable
-from wasmforge.webserver import repl_site, serving
+from wasmforge.verifying.runtimes.chromium import chromium_browser, chromium_executable
+from wasmforge.verifying.webserver import repl_site, serving
 
 from .artifact import browser_dist
 from .conftest import ROOT

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.errors import ReproducibilityError
-from wasmforge.reproduce import reproduce
-from wasmforge.workspace import Workspace
+from wasmforge.core.errors import ReproducibilityError
+from wasmforge.building.reproduce import reproduce
+from wasmforge.model.workspace import Workspace
 
 from .conftest import BROWSER_TARGET, ROOT
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.docker
 def built_manifest() -> Path:
     manifest = DIST / "manifest.json"
     if not manifest.is_file():
-        from wasmforge.build import build_target
+        from wasmforge.building.build import build_target
 
         ws = Workspace.load(root=ROOT)
         build_target(ws, ws.matrix.resolve("emscripten-browser"))
@@ -62,7 +62,7 @@ def wasi_manifest() -> Path:
     """The WASI build: the quickest full build in the matrix, so the deliberate difference is cheap."""
     manifest = ROOT / "dist" / WASI_TARGET / "manifest.json"
     if not manifest.is_file():
-        from wasmforge.build import build_target
+        from wasmforge.building.build import build_target
 
         ws = Workspace.load(root=ROOT)
         build_target(ws, ws.matrix.resolve(WASI_TARGET))

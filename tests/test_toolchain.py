@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.errors import ToolchainError
-from wasmforge.toolchain import deb_filename, load_lock, load_spec
+from wasmforge.core.errors import ToolchainError
+from wasmforge.building.toolchain_image import deb_filename
+from wasmforge.model.toolchains import load_lock, load_spec
 
 from .conftest import ROOT
 

@@ -5,16 +5,19 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import build, fetch, log, nix, render, signing, toolchain
-from .errors import SignatureError
-from .freshness import STATE_FILE, SeenVersions
-from .matrix import Target
-from .paths import default_cache_dir
-from .publish import PublishRequest, nightly_version, publish
-from .pull import PullRequest, pull
-from .release_index import LATEST
-from .stores import DEFAULT_STORE, open_store, open_writable_store
-from .workspace import Workspace
+from wasmforge.building import build, fetch, toolchain_image as toolchain
+from wasmforge.core import log
+from wasmforge.rendering import nix, dockerfile as render
+from wasmforge.releasing import signing
+from wasmforge.core.errors import SignatureError
+from wasmforge.releasing.freshness import STATE_FILE, SeenVersions
+from wasmforge.model.matrix import Target
+from wasmforge.model.paths import default_cache_dir
+from wasmforge.releasing.publish import PublishRequest, nightly_version, publish
+from wasmforge.releasing.pull import PullRequest, pull
+from wasmforge.releasing.release_index import LATEST
+from wasmforge.releasing.stores import DEFAULT_STORE, open_store, open_writable_store
+from wasmforge.model.workspace import Workspace
 
 
 def resolve_targets(ws: Workspace, names: list[str]) -> list[Target]:
@@ -79,7 +82,7 @@ def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: b
         # One target: its error, with its own exit code, is the result.
         build.build_target(ws, targets[0], options)
         return 0
-    from . import build_many
+    from wasmforge.building import build_many
 
     outcomes = build_many.build_each(ws, targets, options)
     print(build_many.format_outcomes(outcomes))
@@ -145,7 +148,7 @@ def workspace(root: str | None = None, matrix: str | None = None) -> Workspace:
 
 def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None,
                   jobs: int | None = None) -> int:
-    from . import reproduce
+    from wasmforge.building import reproduce
 
     variation = reproduce.Variation() if jobs is None else reproduce.Variation(jobs=jobs)
     result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch, variation=variation)
@@ -169,7 +172,7 @@ def cmd_check_reproducible(ws: Workspace, targets: list[Target], jobs: int | Non
 
 
 def cmd_matrix(ws: Workspace, as_json: bool, markdown: bool, update_readme: bool = False, check_readme: bool = False) -> int:
-    from . import matrix_report
+    from wasmforge.model import matrix_report
 
     if update_readme or check_readme:
         return _readme_matrix(ws, write=update_readme)
@@ -187,7 +190,7 @@ def cmd_nightly(ws: Workspace, names: list[str], day: str | None, store_url: str
                 jobs: int | None) -> int:
     from datetime import date as date_type
 
-    from . import nightly
+    from wasmforge.releasing import nightly
 
     night = date_type.fromisoformat(day) if day else datetime.now(timezone.utc).date()
     targets = resolve_targets(ws, names) if names else [t for t in ws.matrix.targets if t.support == "supported"]
@@ -202,7 +205,8 @@ def cmd_reproduce_published(ws: Workspace, target: Target, version: str, store_u
                             workdir: Path | None) -> int:
     import time as time_module
 
-    from . import nightly, reproduce
+    from wasmforge.releasing import nightly
+    from wasmforge.building import reproduce
 
     stamp = time_module.strftime("%Y%m%dT%H%M%S", time_module.gmtime())
     where = workdir or ws.paths.build / target.id / f"reproduce-{version}-{stamp}"
@@ -222,8 +226,8 @@ def cmd_reproduce_published(ws: Workspace, target: Target, version: str, store_u
 
 def cmd_test(ws: Workspace, target: Target, tests: list[str] | None, run_all: bool, junit: Path | None) -> int:
     """CPython's regression tests in the artifact's interpreter; 1 on an unexpected failure."""
-    from . import regrtest
-    from .runtimes import runtime_for
+    from wasmforge.verifying import regrtest
+    from wasmforge.verifying.runtimes import runtime_for
 
     request = regrtest.RegrtestRequest(tests=tests, run_all=run_all, junit=junit)
     report = regrtest.run_regrtest(ws, target, runtime_for(target), request)
@@ -235,8 +239,8 @@ def cmd_test(ws: Workspace, target: Target, tests: list[str] | None, run_all: bo
 
 def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
     """Serve dist/<target-id>/ with the browser REPL on 127.0.0.1, cross-origin isolated."""
-    from . import webserver
-    from .errors import ManifestError, RuntimeUnavailableError
+    from wasmforge.verifying import webserver
+    from wasmforge.core.errors import ManifestError, RuntimeUnavailableError
 
     if target.flavor.runtime != "chromium":
         raise RuntimeUnavailableError(f"{target.id}: `serve` is for browser flavors; this one runs on {target.flavor.runtime}")
@@ -253,8 +257,8 @@ def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
 
 def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, json_path: Path | None) -> int:
     """Sizes, cold start and memory of the artifact (and of a reference), printed and as JSON."""
-    from . import bench
-    from .hashing import write_json_atomic
+    from wasmforge.verifying import bench
+    from wasmforge.core.hashing import write_json_atomic
 
     request = bench.BenchRequest(runs=runs, reference=reference)
     reports = bench.run_bench(target, ws.paths.dist / target.id, request)
@@ -266,7 +270,7 @@ def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, 
 
 
 def _readme_matrix(ws: Workspace, write: bool) -> int:
-    from . import matrix_report
+    from wasmforge.model import matrix_report
 
     readme = ws.paths.root / "README.md"
     sizes_path = ws.paths.root / matrix_report.SIZES_FILE

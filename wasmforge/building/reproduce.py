@@ -1,0 +1,157 @@
+"""Rebuild a manifest's target from scratch and compare every output byte for byte."""
+
+import os
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from wasmforge.core import log
+from wasmforge.building.build import BuildOptions, build_target
+from wasmforge.core.errors import ReproducibilityError
+from wasmforge.model.manifest import Manifest, read_manifest
+from wasmforge.model.workspace import Workspace
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    name: str
+    expected: str | None
+    got: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.expected is not None and self.expected == self.got
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReproduceResult:
+    comparisons: tuple[Comparison, ...]
+    rebuild_dir: Path
+    reports: tuple[Path, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variation:
+    """Conditions changed on purpose for a rebuild; each one is a way non-determinism could leak in."""
+
+    jobs: int = 1
+    umask: int = 0o077
+    tz: str = "Pacific/Chatham"
+    locale: str = "C"
+
+    def describe(self) -> str:
+        return f"no layer cache, -j{self.jobs}, fresh context path, host umask {self.umask:03o}, TZ={self.tz}, LC_ALL={self.locale}"
+
+
+def check_satisfiable(ws: Workspace, manifest: Manifest, manifest_path: Path) -> None:
+    """Refuse early, naming what is missing, when this checkout cannot rebuild the manifest."""
+    target = ws.matrix.resolve(manifest.target["id"])
+    lock = ws.toolchain_lock(target)
+    if lock.digest != manifest.toolchain["lock_digest"]:
+        raise ReproducibilityError(
+            f"{manifest_path}: needs toolchain lock {manifest.toolchain['name']} with digest "
+            f"{manifest.toolchain['lock_digest']}, but {lock.path.name} has {lock.digest}"
+        )
+    pins = {c.source.sha256: c for c in ws.book.components_for(target)}
+    for item in manifest.inputs:
+        if item.sha256 not in pins:
+            raise ReproducibilityError(
+                f"{manifest_path}: input {item.file} (sha256 {item.sha256}) of {item.component} is not pinned by any recipe here"
+            )
+    digest = ws.book.digest_for(target)
+    if digest != manifest.recipe_digest:
+        raise ReproducibilityError(
+            f"{manifest_path}: recipes differ from the ones that built it (recipe digest {manifest.recipe_digest}, here {digest}); check out the commit that built it"
+        )
+
+
+def reproduce(ws: Workspace, manifest_path: Path, *, workdir: Path | None = None,
+              variation: Variation = Variation(), source_date_epoch: int | None = None) -> ReproduceResult:
+    manifest = read_manifest(manifest_path)
+    check_satisfiable(ws, manifest, manifest_path)
+    target = ws.matrix.resolve(manifest.target["id"])
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    rebuild_dir = workdir or ws.paths.build / target.id / f"reproduce-{stamp}"
+    shutil.rmtree(rebuild_dir, ignore_errors=True)
+    rebuild_dir.mkdir(parents=True)
+    log.info(f"reproducing {manifest_path} in {rebuild_dir} ({variation.describe()})")
+    options = BuildOptions(
+        jobs=variation.jobs, nocache=True, dist_dir=rebuild_dir / "dist", context_dir=rebuild_dir / "context",
+        source_date_epoch=source_date_epoch if source_date_epoch is not None else manifest.source_date_epoch,
+    )
+    with varied_host(variation):
+        result = build_target(ws, target, options)
+    comparisons = compare(manifest, result.manifest)
+    reports: tuple[Path, ...] = ()
+    if not all(c.ok for c in comparisons):
+        reports = diff_reports(manifest_path.parent, result.dist, [c.name for c in comparisons if not c.ok], rebuild_dir)
+    return ReproduceResult(comparisons=tuple(comparisons), rebuild_dir=rebuild_dir, reports=reports)
+
+
+@contextmanager
+def varied_host(variation: Variation) -> Iterator[None]:
+    saved_env = {key: os.environ.get(key) for key in ("TZ", "LC_ALL")}
+    saved_umask = os.umask(variation.umask)
+    os.environ["TZ"] = variation.tz
+    os.environ["LC_ALL"] = variation.locale
+    time.tzset()
+    try:
+        yield
+    finally:
+        os.umask(saved_umask)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        time.tzset()
+
+
+def compare(expected: Manifest, got: Manifest) -> list[Comparison]:
+    names = sorted({o.name for o in expected.outputs} | {o.name for o in got.outputs})
+    result = []
+    for name in names:
+        want = expected.output(name)
+        have = got.output(name)
+        result.append(Comparison(name=name, expected=want.sha256 if want else None, got=have.sha256 if have else None))
+    return result
+
+
+def diff_reports(expected_dir: Path, rebuilt_dir: Path, names: list[str], out_dir: Path) -> tuple[Path, ...]:
+    """diffoscope text and HTML reports for each differing file whose original bytes we have."""
+    if shutil.which("diffoscope") is None:
+        log.warning("diffoscope is not installed: no diff report (apt-get install diffoscope)")
+        return ()
+    reports: list[Path] = []
+    for name in names:
+        original, rebuilt = expected_dir / name, rebuilt_dir / name
+        if not (original.is_file() and rebuilt.is_file()):
+            continue
+        flat = name.replace("/", "_")
+        text, html = out_dir / f"diffoscope-{flat}.txt", out_dir / f"diffoscope-{flat}.html"
+        log.detail(f"diffoscope {name} …")
+        subprocess.run(
+            ["diffoscope", "--no-progress", "--max-report-size", "20000000", "--max-diff-block-lines", "200",
+             "--text", str(text), "--html", str(html), str(original), str(rebuilt)],
+            capture_output=True, timeout=1800,
+        )
+        reports += [p for p in (text, html) if p.is_file()]
+    return tuple(reports)
+
+
+def format_table(comparisons: tuple[Comparison, ...]) -> str:
+    width = max(len(c.name) for c in comparisons)
+    lines = [f"{'file':<{width}}  {'expected':<16}  {'got':<16}  result"]
+    for c in comparisons:
+        lines.append(
+            f"{c.name:<{width}}  {(c.expected or 'missing')[:16]:<16}  {(c.got or 'missing')[:16]:<16}  {'ok' if c.ok else 'DIFFERS'}"
+        )
+    return "\n".join(lines)

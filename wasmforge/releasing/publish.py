@@ -1,0 +1,184 @@
+"""`invoke publish`: a verified dist directory becomes a signed release in a store.
+
+The dist files are copied into a private staging folder and checked there against manifest.json,
+so what is uploaded is exactly what was checked. The store's current index is verified with the
+publishing key before it is extended: a tampered store is never signed over.
+"""
+
+import hashlib
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from wasmforge.core import log
+from wasmforge.core.errors import PublishError
+from wasmforge.core.hashing import sha256_file
+from wasmforge.model.manifest import CHECKSUMS, MANIFEST, Manifest, read_manifest
+from wasmforge.releasing.provenance import statement_bytes, subjects_for
+from wasmforge.releasing.release_index import (
+    CHECKSUMS_SIGNATURE, PROVENANCE, TARGET, VERSION, Release, ReleaseFile, ReleaseIndex,
+    empty_index, format_time, is_safe_file_name, parse_index,
+)
+from wasmforge.releasing.signing import SigningKey
+from wasmforge.releasing.stores import SignedIndex, WritableStore
+
+DEFAULT_EXPIRY = timedelta(days=30)
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishRequest:
+    target_id: str
+    dist: Path
+    version: str
+    key: SigningKey
+    schema: Path
+    now: datetime
+    expires_in: timedelta = DEFAULT_EXPIRY
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishResult:
+    release: Release
+    index: ReleaseIndex
+    location: str
+    already_published: bool
+
+
+def nightly_version(now: datetime) -> str:
+    return f"nightly-{now:%Y-%m-%d}"
+
+
+def publish(store: WritableStore, request: PublishRequest) -> PublishResult:
+    _check_request(request)
+    now = request.now.replace(microsecond=0)
+    log.info(f"publish {request.target_id} {request.version} from {request.dist} to {store.url}")
+    current = _current_index(store, request, now)
+    with tempfile.TemporaryDirectory(prefix="wasmforge-publish-") as tmp:
+        staging = Path(tmp)
+        release = _stage_release(request, staging, now)
+        existing = current.lookup(release.target, release.version)
+        if existing is not None and not existing.same_content(release):
+            raise PublishError(
+                f"{release.target} {release.version} is already in {store.url} with different files; "
+                "releases are immutable, publish under another --version"
+            )
+        if existing is None:
+            for item in release.files:
+                log.detail(f"{item.name:<24} {log.format_bytes(item.size):>11}  sha256 {item.sha256[:16]}…")
+            location = store.put_release(release, staging)
+        else:
+            log.detail("already published with identical files; re-signing the index with a fresh expiry")
+            release, location = existing, "unchanged"
+    added = () if existing is not None else (release,)
+    index = current.successor(request.key.public.key_id, now, now + request.expires_in, added)
+    _write_index(store, index, request)
+    log.info(f"published {release.target} {release.version}: {location}")
+    log.detail(f"index version {index.index_version}, expires {format_time(index.expires)}, key {index.key_id}")
+    return PublishResult(release=release, index=index, location=location, already_published=existing is not None)
+
+
+def _check_request(request: PublishRequest) -> None:
+    # Both strings become store paths and OCI tags.
+    if VERSION.fullmatch(request.version) is None:
+        raise PublishError(
+            f"version '{request.version}' is not usable: up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (e.g. nightly-2026-11-25 or v1.2.0)"
+        )
+    if request.version == "latest":
+        raise PublishError("'latest' is what pull calls the newest release; choose another --version")
+    if TARGET.fullmatch(request.target_id) is None:
+        raise PublishError(f"target id '{request.target_id}' cannot be published (not a store-safe name)")
+
+
+def _current_index(store: WritableStore, request: PublishRequest, now: datetime) -> ReleaseIndex:
+    signed = store.read_index()
+    if signed is None:
+        log.detail(f"{store.url} has no index yet; starting one")
+        return empty_index(uuid.uuid4().hex, request.key.public.key_id, now)
+    request.key.public.verify(signed.data, signed.signature, f"{store.url}: existing index.json (is --key the store's key?)")
+    return parse_index(signed.data, request.schema, store.url)
+
+
+def _stage_release(request: PublishRequest, staging: Path, now: datetime) -> Release:
+    manifest = _stage_dist(request.dist, request.target_id, staging)
+    checksums = (staging / CHECKSUMS).read_bytes()
+    (staging / CHECKSUMS_SIGNATURE).write_bytes(request.key.sign(checksums))
+    manifest_record = _record(staging / MANIFEST)
+    subjects = subjects_for(manifest, manifest_record.sha256, manifest_record.size)
+    (staging / PROVENANCE).write_bytes(statement_bytes(manifest, subjects))
+    files = (*subjects, *(_record(staging / name) for name in (CHECKSUMS, CHECKSUMS_SIGNATURE, PROVENANCE)))
+    target = manifest.target
+    return Release(
+        version=request.version,
+        target=request.target_id,
+        python=str(target["python"]),
+        sdk=str(target["sdk"]),
+        sdk_version=str(target["sdk_version"]),
+        flavor=str(target["flavor"]),
+        flags=tuple(target["flags"]),
+        source_date_epoch=manifest.source_date_epoch,
+        published=now,
+        manifest_sha256=manifest_record.sha256,
+        files=files,
+    )
+
+
+def _stage_dist(dist: Path, target_id: str, staging: Path) -> Manifest:
+    """Copy the dist files into staging and check the copies against manifest.json."""
+    manifest = read_manifest(dist / MANIFEST)
+    built_for = manifest.target.get("id")
+    if built_for != target_id:
+        raise PublishError(f"{dist}: manifest.json is for target '{built_for}', not '{target_id}'")
+    missing = [key for key in ("python", "sdk", "sdk_version", "flavor", "flags") if key not in manifest.target]
+    if missing:
+        raise PublishError(f"{dist}: manifest.json target lacks {', '.join(missing)}; rebuild with `invoke build`")
+    listed = {o.name for o in manifest.outputs}
+    for output in manifest.outputs:
+        if not is_safe_file_name(output.name) or output.name in (CHECKSUMS_SIGNATURE, PROVENANCE):
+            raise PublishError(f"{dist}: output name {output.name!r} cannot be published")
+        size, sha256 = _copy_hashed(dist / output.name, staging / output.name, dist)
+        if (size, sha256) != (output.size, output.sha256):
+            raise PublishError(
+                f"{dist}/{output.name}: has size {size} and sha256 {sha256}, manifest.json says "
+                f"{output.size} and {output.sha256}; the dist directory changed after the build, rebuild it"
+            )
+    present = {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()}
+    for extra in sorted(present - listed - {MANIFEST, CHECKSUMS}):
+        log.warning(f"{dist}/{extra} is not in manifest.json; not publishing it")
+    _copy_hashed(dist / MANIFEST, staging / MANIFEST, dist)
+    _copy_hashed(dist / CHECKSUMS, staging / CHECKSUMS, dist)
+    expected = "".join(f"{o.sha256}  {o.name}\n" for o in manifest.outputs)
+    expected += f"{_record(staging / MANIFEST).sha256}  {MANIFEST}\n"
+    if (staging / CHECKSUMS).read_text(encoding="utf-8", errors="replace") != expected:
+        raise PublishError(f"{dist}/{CHECKSUMS} does not match manifest.json; rebuild the dist directory")
+    return manifest
+
+
+def _copy_hashed(source: Path, target: Path, dist: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with source.open("rb") as src, target.open("xb") as out:
+            while chunk := src.read(CHUNK):
+                size += len(chunk)
+                digest.update(chunk)
+                out.write(chunk)
+    except FileNotFoundError:
+        raise PublishError(f"{dist}: {source.name} is missing; rebuild the dist directory") from None
+    return size, digest.hexdigest()
+
+
+def _record(path: Path) -> ReleaseFile:
+    return ReleaseFile(name=path.name, size=path.stat().st_size, sha256=sha256_file(path))
+
+
+def _write_index(store: WritableStore, index: ReleaseIndex, request: PublishRequest) -> None:
+    data = index.to_bytes()
+    # Validate what is about to be signed: a malformed index must never carry a signature.
+    parse_index(data, request.schema, "new index")
+    store.write_index(SignedIndex(data=data, signature=request.key.sign(data)))
+

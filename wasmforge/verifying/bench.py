@@ -1,0 +1,475 @@
+"""`invoke bench`: what an artifact costs a user — bytes to download, time to first output, memory.
+
+Measured for the artifact and, with --reference, for an unpacked Pyodide npm package in the same
+run on the same machine, so that the ratios mean something. Sizes are raw, gzip -9 and brotli
+(quality 11: what a static host would pre-compress). Cold start is the time from starting the
+runtime to the first line Python prints — in Node (a new process each run) and in headless
+Chromium (a new browser context each run; the server forbids caching) — as medians of --runs.
+Peak memory is the Node process's maximum resident set size.
+"""
+
+import gzip
+import json
+import os
+import platform
+import re
+import select
+import statistics
+import subprocess
+import tarfile
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from wasmforge.core import log
+from wasmforge.core.errors import BenchError, RuntimeUnavailableError
+from wasmforge.model.matrix import Target
+from wasmforge.verifying.runtimes.node import node_executable
+from wasmforge.verifying.runtimes.chromium import chromium_browser
+from wasmforge.verifying.webserver import Site, serving
+
+MARKER = "wf-first-output"
+FIRST_OUTPUT_CODE = f"print('{MARKER}')"
+NODE_TIMEOUT_SECONDS = 120.0
+CHROMIUM_TIMEOUT_MS = 120_000
+
+
+# ------------------------------------------------------------------------------------------------
+# What is measured: an artifact or a reference, behind one Protocol
+
+
+class Subject(Protocol):
+    label: str
+    directory: Path
+
+    def download_files(self) -> list[str]:
+        """The files a browser fetches to start the interpreter, relative to `directory`."""
+        ...
+
+    def node_command(self) -> list[str]:
+        """argv that starts the interpreter under Node and prints MARKER."""
+        ...
+
+    def chromium_page(self) -> str:
+        """An HTML page (served from `directory`) that starts the interpreter, prints MARKER and
+        sets window.wfFirstOutput = performance.now() when that line arrives."""
+        ...
+
+
+@dataclass(frozen=True)
+class EmscriptenBrowserArtifact:
+    """wasmforge's browser build: the classic loader, as the README tells users to embed it."""
+
+    label: str
+    directory: Path
+
+    def download_files(self) -> list[str]:
+        # python.worker.js is CPython's own demo REPL worker (Tools/wasm): a page never fetches it.
+        return ["python.js", "python.wasm", "python.data"]
+
+    def node_command(self) -> list[str]:
+        # The browser build runs under Node too: the stdlib comes from python.data either way.
+        return [node_executable(), str(self.directory / "python.js"), "-c", FIRST_OUTPUT_CODE]
+
+    def chromium_page(self) -> str:
+        return f"""<!doctype html><meta charset="utf-8"><title>cold start</title>
+<script>
+  var Module = {{
+    arguments: ["-c", {json.dumps(FIRST_OUTPUT_CODE)}],
+    print: (text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) window.wfFirstOutput = performance.now(); }},
+    printErr: (text) => console.error(text),
+  }};
+</script>
+<script src="python.js"></script>
+"""
+
+
+@dataclass(frozen=True)
+class PyodidePackage:
+    """Pyodide's npm package, started with loadPyodide() and nothing else (no packages, no network)."""
+
+    label: str
+    directory: Path
+
+    @classmethod
+    def open(cls, path: Path) -> "PyodidePackage":
+        if not (path / "pyodide.mjs").is_file() or not (path / "package.json").is_file():
+            raise BenchError(f"{path}: not an unpacked Pyodide npm package (no pyodide.mjs and package.json)")
+        version = json.loads((path / "package.json").read_text())["version"]
+        return cls(label=f"pyodide {version}", directory=path)
+
+    def download_files(self) -> list[str]:
+        return ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
+
+    def node_command(self) -> list[str]:
+        module = (self.directory / "pyodide.mjs").as_uri()
+        script = (
+            f"import {{ loadPyodide }} from {json.dumps(module)};"
+            f"const pyodide = await loadPyodide();"
+            f"pyodide.runPython({json.dumps(FIRST_OUTPUT_CODE)});"
+        )
+        return [node_executable(), "--input-type=module", "-e", script]
+
+    def chromium_page(self) -> str:
+        return f"""<!doctype html><meta charset="utf-8"><title>cold start</title>
+<script type="module">
+  import {{ loadPyodide }} from "./pyodide.mjs";
+  const pyodide = await loadPyodide({{
+    stdout: (text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) window.wfFirstOutput = performance.now(); }},
+  }});
+  pyodide.runPython({json.dumps(FIRST_OUTPUT_CODE)});
+</script>
+"""
+
+
+def open_reference(path: Path, scratch: Path) -> PyodidePackage:
+    """An unpacked package directory, or its .tgz (unpacked into `scratch`)."""
+    if path.is_file() and path.name.endswith((".tgz", ".tar.gz")):
+        with tarfile.open(path) as archive:
+            archive.extractall(scratch, filter="data")
+        path = scratch / "package"
+    if not path.is_dir():
+        raise BenchError(f"{path}: no such reference directory")
+    return PyodidePackage.open(path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Sizes
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileSize:
+    name: str
+    raw: int
+    gzip: int
+    brotli: int
+
+
+def brotli_size(data: bytes) -> int:
+    import brotli
+
+    return len(brotli.compress(data, quality=11))
+
+
+def measure_sizes(subject: Subject) -> list[FileSize]:
+    sizes = []
+    for name in subject.download_files():
+        data = (subject.directory / name).read_bytes()
+        sizes.append(FileSize(name=name, raw=len(data), gzip=len(gzip.compress(data, compresslevel=9, mtime=0)), brotli=brotli_size(data)))
+    return sizes
+
+
+def total(sizes: list[FileSize]) -> FileSize:
+    return FileSize(name="total", raw=sum(s.raw for s in sizes), gzip=sum(s.gzip for s in sizes), brotli=sum(s.brotli for s in sizes))
+
+
+# ------------------------------------------------------------------------------------------------
+# What makes up the artifact: the preloaded file system and python.wasm's sections
+
+
+DATA_PACKAGE_ENTRY = re.compile(r'"?filename"?:"([^"]+)","?start"?:(\d+),"?end"?:(\d+)')
+
+
+def data_package_files(dist: Path) -> list[tuple[str, int, int]]:
+    """(path, start, end) of each file in python.data, from the file packager's metadata in python.js."""
+    text = (dist / "python.js").read_text(errors="replace")
+    return [(name, int(start), int(end)) for name, start, end in DATA_PACKAGE_ENTRY.findall(text)]
+
+
+def stdlib_breakdown(dist: Path, top: int = 12) -> dict[str, Any]:
+    """The stdlib zip inside python.data: members, and the largest top-level packages by stored size."""
+    files = data_package_files(dist)
+    zips = [(name, start, end) for name, start, end in files if name.endswith(".zip")]
+    if not zips:
+        return {}
+    name, start, end = zips[0]
+    with (dist / "python.data").open("rb") as data:
+        data.seek(start)
+        blob = data.read(end - start)
+    groups: dict[str, int] = {}
+    with zipfile.ZipFile(_bytes_file(blob)) as archive:
+        infos = archive.infolist()
+        for info in infos:
+            head = info.filename.split("/", 1)[0] if "/" in info.filename else "(top-level modules)"
+            groups[head] = groups.get(head, 0) + info.compress_size
+    largest = sorted(groups.items(), key=lambda item: -item[1])[:top]
+    biggest_members = sorted(infos, key=lambda info: -info.compress_size)[:top]
+    return {
+        "zip": name, "zip_size": end - start, "members": len(infos),
+        "members_uncompressed": sum(info.file_size for info in infos),
+        "other_files": [f for f, _, _ in files if f != name],
+        "largest": [{"name": key, "stored": value} for key, value in largest],
+        "largest_members": [{"name": info.filename, "stored": info.compress_size} for info in biggest_members],
+    }
+
+
+def _bytes_file(blob: bytes) -> Any:
+    import io
+
+    return io.BytesIO(blob)
+
+
+WASM_SECTIONS = {0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global",
+                 7: "export", 8: "start", 9: "element", 10: "code", 11: "data", 12: "datacount"}
+
+
+def wasm_sections(path: Path) -> dict[str, int]:
+    """Bytes per section of a wasm module (custom sections by their name)."""
+    data = path.read_bytes()
+    if data[:4] != b"\0asm":
+        raise BenchError(f"{path}: not a WebAssembly module")
+    sections: dict[str, int] = {}
+    offset = 8
+    while offset < len(data):
+        section_id = data[offset]
+        size, offset = _leb128(data, offset + 1)
+        name = WASM_SECTIONS.get(section_id, f"id {section_id}")
+        if section_id == 0:
+            length, name_at = _leb128(data, offset)
+            name = f"custom:{data[name_at:name_at + length].decode(errors='replace')}"
+        sections[name] = sections.get(name, 0) + size
+        offset += size
+    return sections
+
+
+def _leb128(data: bytes, offset: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, offset
+
+
+# ------------------------------------------------------------------------------------------------
+# Cold start and memory
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sample:
+    median: float
+    low: float
+    high: float
+    values: list[float]
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Sample":
+        return cls(median=statistics.median(values), low=min(values), high=max(values), values=values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeStart:
+    seconds: float
+    peak_rss_bytes: int
+
+
+def node_cold_start(subject: Subject) -> NodeStart:
+    """One new Node process: seconds until MARKER is printed, and its peak RSS (from wait4)."""
+    command = subject.node_command()
+    start = time.monotonic()
+    process = subprocess.Popen(command, cwd=subject.directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    seen = b""
+    first_output: float | None = None
+    while first_output is None:
+        remaining = NODE_TIMEOUT_SECONDS - (time.monotonic() - start)
+        ready, _, _ = select.select([process.stdout], [], [], max(remaining, 0))
+        if not ready:
+            process.kill()
+            break
+        chunk = os.read(process.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        seen += chunk
+        if MARKER.encode() in seen:
+            first_output = time.monotonic() - start
+    process.stdout.read()
+    stderr = process.stderr.read() if process.stderr else b""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if first_output is None:
+        tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise BenchError(f"{subject.label}: no first output under Node (exit {process.returncode}): {' | '.join(tail)}")
+    # Linux reports ru_maxrss in KiB.
+    return NodeStart(seconds=first_output, peak_rss_bytes=usage.ru_maxrss * 1024)
+
+
+def chromium_cold_starts(subject: Subject, runs: int) -> tuple[list[float], list[str]]:
+    """Seconds from navigation to first output, each in a fresh browser context; files fetched."""
+    site = Site(root=subject.directory, extra={"/wf-cold-start.html": subject.chromium_page().encode()})
+    seconds: list[float] = []
+    with serving(site) as base, chromium_browser() as browser:
+        for _ in range(runs):
+            context = browser.new_context()
+            try:
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                site.requested.clear()
+                page.goto(f"{base}/wf-cold-start.html")
+                try:
+                    page.wait_for_function("() => window.wfFirstOutput !== undefined", timeout=CHROMIUM_TIMEOUT_MS, polling=10)
+                except Exception as exc:
+                    raise BenchError(f"{subject.label}: no first output in Chromium: {exc}; page errors: {errors}") from None
+                seconds.append(page.evaluate("() => window.wfFirstOutput") / 1000)
+            finally:
+                context.close()
+        fetched = sorted({path.lstrip("/") for path in site.requested} - {"wf-cold-start.html", "favicon.ico"})
+    return seconds, fetched
+
+
+# ------------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass(kw_only=True)
+class SubjectReport:
+    label: str
+    files: list[FileSize]
+    download: FileSize
+    node_start: Sample | None = None
+    node_peak_rss: Sample | None = None
+    chromium_start: Sample | None = None
+    chromium_fetched: list[str] = field(default_factory=list)
+    budget_gzip: int | None = None
+    breakdown: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.budget_gzip is not None and self.download.gzip > self.budget_gzip
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchRequest:
+    runs: int = 5
+    reference: Path | None = None
+    node: bool = True
+    chromium: bool = True
+
+
+def measure(subject: Subject, request: BenchRequest) -> SubjectReport:
+    log.info(f"==> {subject.label}: sizes")
+    files = measure_sizes(subject)
+    report = SubjectReport(label=subject.label, files=files, download=total(files))
+    if request.node:
+        log.info(f"==> {subject.label}: Node cold start × {request.runs}")
+        starts = [node_cold_start(subject) for _ in range(request.runs)]
+        report.node_start = Sample.of([s.seconds for s in starts])
+        report.node_peak_rss = Sample.of([float(s.peak_rss_bytes) for s in starts])
+    if request.chromium:
+        log.info(f"==> {subject.label}: Chromium cold start × {request.runs}")
+        seconds, fetched = chromium_cold_starts(subject, request.runs)
+        report.chromium_start = Sample.of(seconds)
+        report.chromium_fetched = fetched
+    return report
+
+
+# How to measure an artifact, by the runtime its flavor names in matrix.json (as wasmforge.runtimes).
+SUBJECTS: dict[str, Callable[[str, Path], Subject]] = {
+    "chromium": EmscriptenBrowserArtifact,
+}
+
+
+def run_bench(target: Target, dist: Path, request: BenchRequest) -> list[SubjectReport]:
+    subject = SUBJECTS.get(target.flavor.runtime)
+    if subject is None:
+        raise RuntimeUnavailableError(f"{target.id}: bench cannot measure '{target.flavor.runtime}' artifacts yet (known: {', '.join(SUBJECTS)})")
+    if not (dist / "manifest.json").is_file():
+        raise BenchError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
+    if request.runs < 1:
+        raise BenchError("--runs must be at least 1")
+    artifact = subject(target.id, dist)
+    reports = [measure(artifact, request)]
+    reports[0].budget_gzip = target.size_budget_gzip
+    reports[0].breakdown = {"stdlib": stdlib_breakdown(dist), "python.wasm sections": wasm_sections(dist / "python.wasm")}
+    if request.reference is not None:
+        with tempfile.TemporaryDirectory(prefix="wasmforge-reference-") as scratch:
+            reports.append(measure(open_reference(request.reference, Path(scratch)), request))
+    if reports[0].over_budget:
+        log.warning("=" * 72)
+        log.warning(f"{target.id} is OVER ITS SIZE BUDGET: {reports[0].download.gzip:,} bytes gzip -9 "
+                    f"> {target.size_budget_gzip:,} (size_budget_gzip in matrix.json)")
+        log.warning("=" * 72)
+    return reports
+
+
+def ratio(ours: float | None, reference: float | None) -> str:
+    if not ours or not reference:
+        return "–"
+    return f"{ours / reference:.2f}×"
+
+
+def format_reports(reports: list[SubjectReport]) -> str:
+    lines: list[str] = []
+    for report in reports:
+        lines.append(f"{report.label}")
+        lines.append(f"  {'file':<22}{'raw':>14}{'gzip -9':>14}{'brotli':>14}")
+        for size in [*report.files, report.download]:
+            lines.append(f"  {size.name:<22}{size.raw:>14,}{size.gzip:>14,}{size.brotli:>14,}")
+        if report.budget_gzip is not None:
+            verdict = "OVER BUDGET" if report.over_budget else "within budget"
+            lines.append(f"  size budget (gzip): {report.budget_gzip:,} — {verdict}")
+        if report.node_start is not None and report.node_peak_rss is not None:
+            lines.append(f"  Node cold start to first output: median {_ms(report.node_start.median)} "
+                         f"(min {_ms(report.node_start.low)}, max {_ms(report.node_start.high)}, {len(report.node_start.values)} runs); "
+                         f"peak RSS median {report.node_peak_rss.median / 2**20:.1f} MiB")
+        if report.chromium_start is not None:
+            lines.append(f"  Chromium cold start to first output: median {_ms(report.chromium_start.median)} "
+                         f"(min {_ms(report.chromium_start.low)}, max {_ms(report.chromium_start.high)}); fetched {', '.join(report.chromium_fetched)}")
+    if len(reports) == 2:
+        ours, reference = reports
+        lines.append(f"ratios, {ours.label} / {reference.label}:")
+        lines.append(f"  download raw {ratio(ours.download.raw, reference.download.raw)}, gzip {ratio(ours.download.gzip, reference.download.gzip)}, "
+                     f"brotli {ratio(ours.download.brotli, reference.download.brotli)}")
+        lines.append(f"  Node cold start {ratio(_median(ours.node_start), _median(reference.node_start))}, "
+                     f"Node peak RSS {ratio(_median(ours.node_peak_rss), _median(reference.node_peak_rss))}, "
+                     f"Chromium cold start {ratio(_median(ours.chromium_start), _median(reference.chromium_start))}")
+    return "\n".join(lines)
+
+
+def _median(sample: Sample | None) -> float | None:
+    return sample.median if sample is not None else None
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def reports_json(reports: list[SubjectReport], runs: int) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schema_version": 1,
+        "runs": runs,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "node": _node_version()},
+        "subjects": [],
+    }
+    for report in reports:
+        entry = asdict(report)
+        entry["over_budget"] = report.over_budget
+        data["subjects"].append(entry)
+    if len(reports) == 2:
+        ours, reference = reports
+        data["ratios"] = {
+            "download_raw": ours.download.raw / reference.download.raw,
+            "download_gzip": ours.download.gzip / reference.download.gzip,
+            "download_brotli": ours.download.brotli / reference.download.brotli,
+            "node_cold_start": _safe_ratio(_median(ours.node_start), _median(reference.node_start)),
+            "node_peak_rss": _safe_ratio(_median(ours.node_peak_rss), _median(reference.node_peak_rss)),
+            "chromium_cold_start": _safe_ratio(_median(ours.chromium_start), _median(reference.chromium_start)),
+        }
+    return data
+
+
+def _safe_ratio(ours: float | None, reference: float | None) -> float | None:
+    return ours / reference if ours and reference else None
+
+
+def _node_version() -> str | None:
+    try:
+        return subprocess.run([node_executable(), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    except (RuntimeUnavailableError, subprocess.CalledProcessError):
+        return None
