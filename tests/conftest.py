@@ -17,6 +17,8 @@ NODE_PTHREADS_TARGET = "cpython3.13-emscripten3.1.69-node-pthreads"
 WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
 # The same CPython with Debian unstable's emscripten: a second SDK version (experimental).
 BROWSER_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-browser"
+# The reference every benchmark compares with (the Pyodide npm package).
+PYODIDE_TARBALL = ROOT.parent / "shared" / "peers" / "pyodide-314.0.7.tgz"
 
 
 def experimental(target_id: str) -> Any:
@@ -28,15 +30,17 @@ def experimental(target_id: str) -> Any:
     return pytest.param(target_id, id=target_id, marks=() if wanted else pytest.mark.skip(reason=reason))
 
 
-def built_dist(target_id: str) -> Path:
-    """dist/<target_id>/, built first (a real Docker build) when it has no manifest yet."""
+def built_dist(target_id: str = BROWSER_TARGET) -> Path:
+    """dist/<target_id>/, built first (a real Docker build, or a layer-cache hit) when it has no
+    manifest yet. The one way tests get an artifact."""
     dist = ROOT / "dist" / target_id
     if not (dist / "manifest.json").is_file():
         from wasmforge.building.build import build_target
+        from wasmforge.model.plan import plan_for
         from wasmforge.model.workspace import Workspace
 
         ws = Workspace.load(root=ROOT)
-        build_target(ws, ws.matrix.resolve(target_id))
+        build_target(ws, plan_for(ws, ws.matrix.resolve(target_id)))
     return dist
 
 

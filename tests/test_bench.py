@@ -12,8 +12,7 @@ import pytest
 from wasmforge.verifying import bench
 from wasmforge.verifying.runtimes.chromium import chromium_executable
 
-from .artifact import PYODIDE_TARBALL, browser_dist
-from .conftest import ROOT
+from .conftest import PYODIDE_TARBALL, ROOT, built_dist
 
 
 def test_wasm_sections_are_counted_by_kind_and_custom_sections_by_name(tmp_path):
@@ -71,7 +70,7 @@ def test_a_reference_that_is_not_a_pyodide_package_is_refused(tmp_path):
 @pytest.mark.skipif(not PYODIDE_TARBALL.is_file(), reason="the Pyodide reference package is not beside the project")
 @pytest.mark.skipif(not Path(chromium_executable()).exists(), reason="Debian's chromium is not installed")
 def test_bench_measures_the_artifact_and_pyodide_in_one_run(invoke_cli, tmp_path):
-    browser_dist()
+    built_dist()
     with tarfile.open(PYODIDE_TARBALL) as archive:
         archive.extractall(tmp_path / "pyodide", filter="data")
     report_path = tmp_path / "bench.json"

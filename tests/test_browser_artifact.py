@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from . import artifact
+
 from .browser import CHROMIUM, run_in_chromium
-from .conftest import BROWSER_EMSCRIPTEN6_TARGET, BROWSER_TARGET, ROOT, experimental
+from .conftest import BROWSER_EMSCRIPTEN6_TARGET, BROWSER_TARGET, built_dist, experimental
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
@@ -40,7 +40,7 @@ EMSCRIPTEN_VERSIONS = {BROWSER_TARGET: "3.1.69", BROWSER_EMSCRIPTEN6_TARGET: "6.
 
 @pytest.fixture(scope="module", params=[BROWSER_TARGET, experimental(BROWSER_EMSCRIPTEN6_TARGET)])
 def browser_dist(request) -> Path:
-    return artifact.browser_dist(request.param)
+    return built_dist(request.param)
 
 
 def test_the_build_wrote_the_artifacts_a_manifest_and_checksums(browser_dist):

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.building.build import BuildOptions, BuildResult
+from wasmforge.building.build import BuildResult, BuildSettings
 from wasmforge.building.build_many import build_each, format_outcomes
 from wasmforge.core.errors import BuildError, ExcludedTargetError, ToolchainError, UnknownTargetError
 from wasmforge.model.manifest import Manifest, record_outputs
+from wasmforge.model.plan import BuildPlan
 from wasmforge.model.workspace import Workspace
 
 from .conftest import (
@@ -56,7 +57,8 @@ def fake_builder(tmp_path: Path, failing: set[str]):
     """Stands in for build_target: fails the named targets, writes a small artifact for the rest."""
     built = []
 
-    def builder(ws: Workspace, target, options: BuildOptions) -> BuildResult:
+    def builder(ws: Workspace, plan: BuildPlan, settings: BuildSettings) -> BuildResult:
+        target = plan.target
         built.append(target.id)
         if target.id in failing:
             raise BuildError(f"docker build of {target.id} failed: boom")
@@ -65,7 +67,7 @@ def fake_builder(tmp_path: Path, failing: set[str]):
         (dist / "python.wasm").write_bytes(b"\0asm" + bytes(1000))
         manifest = Manifest(target={"id": target.id}, source_date_epoch=0, toolchain={}, recipe_digest="",
                             inputs=(), outputs=record_outputs(dist))
-        return BuildResult(target=target, dist=dist, manifest=manifest, durations={})
+        return BuildResult(plan=plan, dist=dist, manifest=manifest, durations={})
 
     return builder, built
 
@@ -73,7 +75,7 @@ def fake_builder(tmp_path: Path, failing: set[str]):
 def test_a_failed_target_does_not_stop_the_next_and_every_result_is_reported(ws, tmp_path):
     targets = ws.matrix.select([BROWSER_TARGET, NODE_TARGET, WASI_TARGET])
     builder, built = fake_builder(tmp_path, failing={NODE_TARGET})
-    outcomes = build_each(ws, targets, BuildOptions(), builder)
+    outcomes = build_each(ws, targets, BuildSettings(), builder)
     assert built == [BROWSER_TARGET, NODE_TARGET, WASI_TARGET]
     assert [o.ok for o in outcomes] == [True, False, True]
     gz = len(gzip.compress(b"\0asm" + bytes(1000), 9, mtime=0))
@@ -89,11 +91,11 @@ def test_a_failed_target_does_not_stop_the_next_and_every_result_is_reported(ws,
 
 
 def test_errors_other_than_wasmforge_errors_are_not_swallowed(ws, tmp_path):
-    def broken(ws, target, options):
+    def broken(ws, plan, settings):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_each(ws, ws.matrix.select(["*"]), BuildOptions(), broken)
+        build_each(ws, ws.matrix.select(["*"]), BuildSettings(), broken)
 
 
 @pytest.mark.parametrize(

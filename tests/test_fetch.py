@@ -14,7 +14,7 @@ from wasmforge.building.cache import ContentCache, Pin
 from wasmforge.core.errors import FetchError, IntegrityError
 from wasmforge.building import fetch as fetch_module
 from wasmforge.building.fetch import fetch_sources
-from wasmforge.model.recipes import BuildOptions, Component, DebianMirror, Mirror, Recipe, Source, Step
+from wasmforge.model.recipes import RecipeOptions, Component, DebianMirror, Mirror, Recipe, Source, Step
 
 from .conftest import ROOT
 
@@ -47,7 +47,7 @@ def component(mirrors: list[str], data: bytes = PAYLOAD, name: str = "demo") -> 
     recipe = Recipe(name=name, description="", homepage="https://example.invalid/", license="MIT", default_version="1.0",
                     versions={"1.0": source}, sdks=("emscripten",), dependencies=(), steps=(Step(name="build", script="build.sh"),),
                     options={}, directory=ROOT / "recipes" / name)
-    return Component(recipe=recipe, version="1.0", source=source, options=BuildOptions())
+    return Component(recipe=recipe, version="1.0", source=source, options=RecipeOptions())
 
 
 def test_the_first_mirror_that_serves_the_pinned_bytes_wins(http_dir, tmp_path):
@@ -156,7 +156,7 @@ def debian_component(name: str, suite: str, data: bytes) -> Component:
     recipe = Recipe(name=name, description="", homepage="https://example.invalid/", license="MIT", default_version="1.0",
                     versions={"1.0": source}, sdks=("emscripten",), dependencies=(), steps=(Step(name="build", script="build.sh"),),
                     options={}, directory=ROOT / "recipes" / name)
-    return Component(recipe=recipe, version="1.0", source=source, options=BuildOptions())
+    return Component(recipe=recipe, version="1.0", source=source, options=RecipeOptions())
 
 
 def test_debian_mirrors_of_another_suite_get_a_deb_src_line_and_each_package_is_tried(tmp_path, monkeypatch):

@@ -147,7 +147,7 @@ def test_a_version_of_another_minor_release_is_refused(matrix_data, tmp_path):
 def test_invalid_json_names_line_and_column(tmp_path):
     path = tmp_path / "matrix.json"
     path.write_text('{"schema_version": 1,\n  "pythons": }')
-    with pytest.raises(MatrixError, match=r"invalid JSON at line 2 column 14"):
+    with pytest.raises(MatrixError, match=r"invalid JSON at line 2, column 14"):
         load_matrix(path, ROOT / "schemas" / "matrix.schema.json", ROOT / "recipes", ROOT / "recipes" / "toolchains")
 
 

@@ -63,7 +63,7 @@ def test_a_published_nightly_reproduces_from_the_store(invoke_cli, tmp_path):
 
 
 def test_a_wasi_nightly_is_smoke_tested_under_wasmtime():
-    from wasmforge.releasing.nightly import SMOKE_EXPECTED, smoke_test
+    from wasmforge.verifying.smoke import SMOKE_EXPECTED, smoke_test
     from wasmforge.model.workspace import Workspace
 
     from .conftest import WASI_TARGET, built_dist

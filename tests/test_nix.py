@@ -22,6 +22,7 @@ from wasmforge.rendering import nix
 from wasmforge.model.manifest import FileRecord, Manifest
 from wasmforge.rendering.dockerfile import WF_ROOT
 from wasmforge.model.workspace import Workspace
+from wasmforge.model.plan import plan_for
 
 ROOT = Path(__file__).resolve().parent.parent
 STUB = "<wasmforge/tests/nix/stub-nixpkgs.nix>"
@@ -132,7 +133,7 @@ def test_every_rendered_nix_file_parses(nix_tool: Nix, ws: Workspace, tmp_path: 
         nix_tool.parse(path)
     # and what a render writes right now, whether or not it was committed
     scratch_nix = Nix(home=nix_tool.home, project=tmp_path)
-    for file in nix.render_all(ws, ws.all_locks()):
+    for file in nix.render_all(ws.paths, ws.matrix, [plan_for(ws, t) for t in ws.matrix.targets]):
         if file.path.suffix == ".nix":
             scratch = tmp_path / file.path.relative_to(ws.paths.nix)
             scratch.parent.mkdir(parents=True, exist_ok=True)
@@ -268,7 +269,7 @@ def test_fixed_output_check_uses_the_published_hashes(nix_tool: Nix, tmp_path: P
     outputs = (FileRecord(name="python.wasm", size=3, sha256="ab" * 32), FileRecord(name="python.js", size=2, sha256="cd" * 32))
     manifest = Manifest(
         target={"id": target.id}, source_date_epoch=target.source_date_epoch, toolchain={},
-        recipe_digest=ws.book.digest_for(target), inputs=(), outputs=outputs,
+        recipe_digest=plan_for(ws, target).recipe_digest, inputs=(), outputs=outputs,
     )
     dist = project / "dist" / target.id
     dist.mkdir(parents=True)
@@ -333,8 +334,8 @@ def test_render_keeps_flake_lock(tmp_path: Path) -> None:
 
 
 def test_rendering_is_deterministic(ws: Workspace) -> None:
-    first = nix.render_all(ws, ws.all_locks())
-    second = nix.render_all(ws, ws.all_locks())
+    first = nix.render_all(ws.paths, ws.matrix, [plan_for(ws, t) for t in ws.matrix.targets])
+    second = nix.render_all(ws.paths, ws.matrix, [plan_for(ws, t) for t in ws.matrix.targets])
     assert [(f.path, f.text) for f in first] == [(f.path, f.text) for f in second]
     assert len({f.path for f in first}) == len(first)
 
@@ -347,7 +348,7 @@ def test_only_recipe_urls_are_named(ws: Workspace) -> None:
         recipe = ws.book.get(name)
         allowed.add(recipe.homepage)
         allowed |= {m.url for source in recipe.versions.values() for m in source.mirrors if m.url}
-    for file in nix.render_all(ws, ws.all_locks()):
+    for file in nix.render_all(ws.paths, ws.matrix, [plan_for(ws, t) for t in ws.matrix.targets]):
         found = set(re.findall(r"[a-z][a-z0-9+.-]*://[^\s\"'`]+", file.text))
         assert found <= allowed, (file.path, found - allowed)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from wasmforge.core.errors import RenderError
 from wasmforge.model.manifest import Manifest, record_outputs, write_manifest
 from wasmforge.model.workspace import Workspace
+from wasmforge.model.plan import plan_for
 
 from .conftest import BROWSER_TARGET, NODE_TARGET, ROOT
 
@@ -22,7 +23,7 @@ def fake_build(project: Path, target_id: str, *, fresh: bool) -> None:
     write_manifest(dist, Manifest(
         target={"id": target_id}, source_date_epoch=target.source_date_epoch,
         toolchain={"lock_digest": ws.toolchain_lock(target).digest},
-        recipe_digest=ws.book.digest_for(target) if fresh else "0" * 64, inputs=(), outputs=record_outputs(dist),
+        recipe_digest=plan_for(ws, target).recipe_digest if fresh else "0" * 64, inputs=(), outputs=record_outputs(dist),
     ))
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from wasmforge.core.errors import RecipeError
 from wasmforge.model.workspace import Workspace
+from wasmforge.model.plan import plan_for
 
 from .conftest import BROWSER_TARGET, NODE_TARGET, WASI_TARGET
 
@@ -40,7 +41,7 @@ def test_a_selector_file_goes_only_to_the_targets_under_that_selector(project_co
     ws = Workspace.load(root=project_copy)
 
     def cpython_files(target_id: str) -> set[str]:
-        files = ws.book.recipe_files_for(ws.matrix.resolve(target_id))
+        files = plan_for(ws, ws.matrix.resolve(target_id)).recipe_files
         return {p.name for p in files if p.parent.name == "cpython"}
 
     assert cpython_files(BROWSER_TARGET) == {"build-python.sh", "build.sh", "normalize_stdlib_zip.py"}
@@ -50,30 +51,30 @@ def test_a_selector_file_goes_only_to_the_targets_under_that_selector(project_co
 
 def test_node_only_changes_leave_the_browser_digest_alone(project_copy):
     before = Workspace.load(root=project_copy)
-    browser, node = (before.book.digest_for(before.matrix.resolve(t)) for t in (BROWSER_TARGET, NODE_TARGET))
+    browser, node = (plan_for(before, before.matrix.resolve(t)).recipe_digest for t in (BROWSER_TARGET, NODE_TARGET))
 
     pre_js = project_copy / "recipes" / "cpython" / "node-stdio.pre.js"
     pre_js.write_text(pre_js.read_text() + "// changed\n")
     edit_recipe(project_copy, "cpython", lambda data: data["options"]["flavor:node"].update(ldflags=["-sEXTRA"]))
     edit_recipe(project_copy, "zlib", lambda data: data["options"].update({"flavor:node": {"cflags": ["-Oz"]}}))
     after = Workspace.load(root=project_copy)
-    assert after.book.digest_for(after.matrix.resolve(BROWSER_TARGET)) == browser
-    assert after.book.digest_for(after.matrix.resolve(NODE_TARGET)) != node
+    assert plan_for(after, after.matrix.resolve(BROWSER_TARGET)).recipe_digest == browser
+    assert plan_for(after, after.matrix.resolve(NODE_TARGET)).recipe_digest != node
 
 
 def test_a_change_every_target_builds_with_changes_every_digest(project_copy):
     before = Workspace.load(root=project_copy)
     targets = (BROWSER_TARGET, NODE_TARGET, WASI_TARGET)
-    digests = [before.book.digest_for(before.matrix.resolve(t)) for t in targets]
+    digests = [plan_for(before, before.matrix.resolve(t)).recipe_digest for t in targets]
     edit_recipe(project_copy, "zlib", lambda data: data["options"]["common"].update(cflags=["-Os"]))
     after = Workspace.load(root=project_copy)
     for target, digest in zip(targets, digests):
-        assert after.book.digest_for(after.matrix.resolve(target)) != digest, target
+        assert plan_for(after, after.matrix.resolve(target)).recipe_digest != digest, target
 
 
 def test_mirrors_and_notes_do_not_count_as_build_inputs(project_copy):
     before = Workspace.load(root=project_copy)
-    digest = before.book.digest_for(before.matrix.resolve(BROWSER_TARGET))
+    digest = plan_for(before, before.matrix.resolve(BROWSER_TARGET)).recipe_digest
 
     def reword(data):
         data["description"] += " (reworded)"
@@ -82,7 +83,7 @@ def test_mirrors_and_notes_do_not_count_as_build_inputs(project_copy):
 
     edit_recipe(project_copy, "zlib", reword)
     after = Workspace.load(root=project_copy)
-    assert after.book.digest_for(after.matrix.resolve(BROWSER_TARGET)) == digest
+    assert plan_for(after, after.matrix.resolve(BROWSER_TARGET)).recipe_digest == digest
 
 
 def test_a_declared_selector_file_must_exist(project_copy):

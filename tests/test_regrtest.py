@@ -14,8 +14,7 @@ from wasmforge.verifying.runtimes import PythonJob, PythonRun
 from wasmforge.verifying.runtimes.chromium import ChromiumRuntime, chromium_executable
 from wasmforge.model.workspace import Workspace
 
-from .artifact import browser_dist
-from .conftest import ROOT
+from .conftest import ROOT, built_dist
 
 EXPECTATIONS = ROOT / "recipes" / "cpython" / "tests" / "regrtest-emscripten-browser.json"
 
@@ -235,7 +234,7 @@ def test_any_runtime_behind_the_protocol_can_run_the_suite(tmp_path):
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(chromium_executable()).exists(), reason="Debian's chromium is not installed")
 def test_the_default_subset_passes_in_chromium_with_only_listed_failures(invoke_cli, tmp_path):
-    browser_dist()
+    built_dist()
     junit = tmp_path / "regrtest.xml"
     result = invoke_cli(["test", "--target", "emscripten-browser", "--junit", str(junit)], cwd=ROOT)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -254,5 +253,5 @@ def test_the_default_subset_passes_in_chromium_with_only_listed_failures(invoke_
 def test_pdb_and_doctest_import_in_the_artifact():
     """wasm_assets.py drops rlcompleter.py when there is no readline module, but pdb imports it
     and doctest imports pdb: recipes/cpython/build.sh adds it back."""
-    run = ChromiumRuntime().run_python(browser_dist(), PythonJob(args=("-c", "import doctest, pdb; print('imported')"), timeout_seconds=120))
+    run = ChromiumRuntime().run_python(built_dist(), PythonJob(args=("-c", "import doctest, pdb; print('imported')"), timeout_seconds=120))
     assert run.exit_code == 0 and "imported" in run.output, run.output

@@ -14,8 +14,7 @@ import pytest
 from wasmforge.verifying.runtimes.chromium import chromium_browser, chromium_executable
 from wasmforge.verifying.webserver import repl_site, serving
 
-from .artifact import browser_dist
-from .conftest import ROOT
+from .conftest import ROOT, built_dist
 
 pytestmark = [
     pytest.mark.docker,
@@ -29,7 +28,7 @@ TIMEOUT_MS = 60_000
 @pytest.fixture(scope="module")
 def repl():
     """A REPL page, loaded and ready for input."""
-    with serving(repl_site(browser_dist())) as base, chromium_browser() as browser:
+    with serving(repl_site(built_dist())) as base, chromium_browser() as browser:
         page = browser.new_page()
         page.goto(f"{base}/")
         page.wait_for_selector("body[data-state=ready]", timeout=TIMEOUT_MS)
@@ -110,7 +109,7 @@ def test_exit_ends_the_interpreter_and_restart_brings_a_fresh_one(repl):
 
 
 def test_invoke_serve_serves_the_repl_with_cross_origin_isolation_headers():
-    browser_dist()
+    built_dist()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

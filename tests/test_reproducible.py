@@ -11,9 +11,7 @@ from wasmforge.core.errors import ReproducibilityError
 from wasmforge.building.reproduce import reproduce
 from wasmforge.model.workspace import Workspace
 
-from .conftest import BROWSER_TARGET, ROOT
-
-DIST = ROOT / "dist" / BROWSER_TARGET
+from .conftest import BROWSER_TARGET, ROOT, WASI_TARGET, built_dist
 
 # Every test here reads a real build's manifest.
 pytestmark = pytest.mark.docker
@@ -21,13 +19,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module")
 def built_manifest() -> Path:
-    manifest = DIST / "manifest.json"
-    if not manifest.is_file():
-        from wasmforge.building.build import build_target
-
-        ws = Workspace.load(root=ROOT)
-        build_target(ws, ws.matrix.resolve("emscripten-browser"))
-    return manifest
+    return built_dist(BROWSER_TARGET) / "manifest.json"
 
 
 def test_reproduce_refuses_a_manifest_built_with_another_toolchain_lock(built_manifest, tmp_path):
@@ -54,22 +46,12 @@ def test_reproduce_refuses_a_manifest_with_an_input_no_recipe_pins(built_manifes
 # proves both promises; a second would only double CI's longest step.
 
 
-WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
-
-
 @pytest.fixture(scope="module")
 def wasi_manifest() -> Path:
     """The WASI build: the quickest full build in the matrix, so the deliberate difference is cheap."""
-    manifest = ROOT / "dist" / WASI_TARGET / "manifest.json"
-    if not manifest.is_file():
-        from wasmforge.building.build import build_target
-
-        ws = Workspace.load(root=ROOT)
-        build_target(ws, ws.matrix.resolve(WASI_TARGET))
-    return manifest
+    return built_dist(WASI_TARGET) / "manifest.json"
 
 
-@pytest.mark.docker
 def test_a_changed_source_date_epoch_is_reported_with_a_diffoscope_report(wasi_manifest, tmp_path, invoke_cli):
     workdir = tmp_path / "rebuild"
     result = invoke_cli(

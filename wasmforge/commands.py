@@ -1,23 +1,33 @@
-"""What each invoke task does; tasks.py only parses arguments and reports errors."""
+"""What each invoke task does; tasks.py only parses arguments and reports errors.
 
-import os
+Defaults (dist/<target-id>/, ./store, keys, the pull state) come from model/paths.py."""
+
 import sys
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from wasmforge.building import build, fetch, toolchain_image as toolchain
+from wasmforge.building import build, build_many, fetch, reproduce, toolchain_image
 from wasmforge.core import log
-from wasmforge.rendering import nix, dockerfile as render
-from wasmforge.releasing import signing
-from wasmforge.core.errors import SignatureError
-from wasmforge.releasing.freshness import STATE_FILE, SeenVersions
+from wasmforge.core.errors import ManifestError, RuntimeUnavailableError, SignatureError
+from wasmforge.core.files import write_json_atomic
+from wasmforge.model import matrix_report
 from wasmforge.model.matrix import Target
-from wasmforge.model.paths import default_cache_dir
-from wasmforge.releasing.publish import PublishRequest, nightly_version, publish
+from wasmforge.model.plan import BuildPlan, plan_for
+from wasmforge.model.toolchains import load_spec
+from wasmforge.model.workspace import Workspace
+from wasmforge.releasing import nightly, signing
+from wasmforge.releasing.freshness import SeenVersions
+from wasmforge.releasing.publish import PublishRequest, publish
 from wasmforge.releasing.pull import PullRequest, pull
 from wasmforge.releasing.release_index import LATEST
-from wasmforge.releasing.stores import DEFAULT_STORE, open_store, open_writable_store
-from wasmforge.model.workspace import Workspace
+from wasmforge.releasing.stores import open_store, open_writable_store
+from wasmforge.rendering import dockerfile, nix
+from wasmforge.rendering.generated import stale_files, write_rendered
+
+
+def workspace(root: str | None = None, matrix: str | None = None) -> Workspace:
+    return Workspace.load(root=Path(root) if root else None, matrix_path=Path(matrix) if matrix else None)
 
 
 def resolve_targets(ws: Workspace, names: list[str]) -> list[Target]:
@@ -25,68 +35,118 @@ def resolve_targets(ws: Workspace, names: list[str]) -> list[Target]:
     return ws.matrix.select(names)
 
 
+def build_settings(jobs: int | None, nocache: bool = False) -> build.BuildSettings:
+    return build.BuildSettings(nocache=nocache) if jobs is None else build.BuildSettings(jobs=jobs, nocache=nocache)
+
+
+# --- rendering and the matrix ------------------------------------------------------------------
+
+
 def cmd_render(ws: Workspace, check: bool, nix_fixed_output: bool = False) -> int:
-    locks = ws.all_locks()
-    rendered = render.render_all(ws.matrix, ws.book, locks, ws.paths.docker)
-    rendered += nix.render_all(ws, locks, nix.NixOptions(fixed_output=nix_fixed_output))
+    plans = [plan_for(ws, target) for target in ws.matrix.targets]
+    rendered = dockerfile.render_all(plans, ws.paths.docker)
+    rendered += nix.render_all(ws.paths, ws.matrix, plans, nix.NixOptions(fixed_output=nix_fixed_output))
     managed = [ws.paths.docker, ws.paths.nix]
     if check:
-        stale = render.stale_files(rendered, managed)
+        stale = stale_files(rendered, managed)
         if stale:
             names = ", ".join(str(p.relative_to(ws.paths.root)) for p in stale)
             print(f"render --check: stale generated files: {names}; run `invoke render`", file=sys.stderr)
             return 1
         print(f"render --check: {len(rendered)} generated files are current")
         return 0
-    touched = render.write_rendered(rendered, managed)
+    touched = write_rendered(rendered, managed)
     for path in touched:
         print(f"wrote {path.relative_to(ws.paths.root)}")
     print(f"render: {len(rendered)} files, {len(touched)} changed")
     return 0
 
 
+def cmd_matrix(ws: Workspace, as_json: bool, markdown: bool, update_readme: bool = False, check_readme: bool = False) -> int:
+    if update_readme or check_readme:
+        check = matrix_report.update_readme(ws, write=update_readme)
+        for message in check.messages:
+            print(message, file=sys.stdout if check.current else sys.stderr)
+        return 0 if check.current else 1
+    rows = matrix_report.matrix_rows(ws)
+    if as_json:
+        print(matrix_report.as_json(rows))
+    elif markdown:
+        print(matrix_report.as_markdown(rows))
+    else:
+        print(matrix_report.as_table(rows))
+    return 0
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
 def cmd_fetch(ws: Workspace, targets: list[Target]) -> int:
     for target in targets:
         log.info(f"fetch {target.id}")
-        components = ws.book.components_for(target)
-        image = _image_if_needed(ws, target, components)
-        for item in fetch.fetch_sources(components, ws.cache, image):
+        plan = plan_for(ws, target)
+        for item in fetch.fetch_sources(plan.components, ws.cache, _image_if_needed(ws, plan)):
             log.detail(f"{item.source.file}  {item.source.sha256}  {item.path}")
     return 0
 
 
-def _image_if_needed(ws: Workspace, target: Target, components: list) -> str | None:
+def _image_if_needed(ws: Workspace, plan: BuildPlan) -> str | None:
     """Only start the toolchain (for Debian's source mirror) when something is not cached."""
-    if all(ws.cache.lookup(c.source.pin()) is not None for c in components):
+    if all(ws.cache.lookup(source.pin()) is not None for source in plan.sources):
         return None
-    return toolchain.ensure_image(ws.toolchain_spec(target), ws.toolchain_lock(target), ws.cache, ws.workdir)
+    return toolchain_image.ensure_image(plan.toolchain_spec, plan.toolchain_lock, ws.cache, ws.workdir)
 
 
 def cmd_toolchain(ws: Workspace, targets: list[Target]) -> int:
     for target in targets:
-        tag = toolchain.ensure_image(ws.toolchain_spec(target), ws.toolchain_lock(target), ws.cache, ws.workdir)
-        print(tag)
+        print(toolchain_image.ensure_image(ws.toolchain_spec(target), ws.toolchain_lock(target), ws.cache, ws.workdir))
     return 0
 
 
 def cmd_lock_toolchain(ws: Workspace, name: str) -> int:
-    spec = toolchain.load_spec(ws.paths.toolchains / f"{name}.json")
-    result = toolchain.lock(spec, ws.cache, ws.workdir)
+    spec = load_spec(ws.paths.toolchains / f"{name}.json")
+    result = toolchain_image.lock(spec, ws.cache, ws.workdir)
     print(f"wrote {result.path} ({len(result.packages)} packages, digest {result.digest})")
     return 0
 
 
 def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: bool) -> int:
-    options = build.BuildOptions(nocache=nocache) if jobs is None else build.BuildOptions(jobs=jobs, nocache=nocache)
+    settings = build_settings(jobs, nocache)
     if len(targets) == 1:
         # One target: its error, with its own exit code, is the result.
-        build.build_target(ws, targets[0], options)
+        build.build_target(ws, plan_for(ws, targets[0]), settings)
         return 0
-    from wasmforge.building import build_many
-
-    outcomes = build_many.build_each(ws, targets, options)
+    outcomes = build_many.build_each(ws, targets, settings)
     print(build_many.format_outcomes(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None,
+                  jobs: int | None = None) -> int:
+    variation = reproduce.Variation() if jobs is None else reproduce.Variation(jobs=jobs)
+    result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch, variation=variation)
+    return _report_reproduction(result, f"reproduced: all {len(result.comparisons)} outputs identical (rebuild in {result.rebuild_dir})")
+
+
+def cmd_check_reproducible(ws: Workspace, targets: list[Target], jobs: int | None) -> int:
+    status = cmd_build(ws, targets, jobs, nocache=False)
+    for target in targets:
+        status = max(status, cmd_reproduce(ws, ws.paths.dist_of(target) / "manifest.json", None, None))
+    return status
+
+
+def _report_reproduction(result: reproduce.ReproduceResult, success: str) -> int:
+    print(reproduce.format_table(result.comparisons))
+    if result.ok:
+        print(success)
+        return 0
+    print(f"NOT reproduced: {', '.join(c.name for c in result.comparisons if not c.ok)} differ", file=sys.stderr)
+    for report in result.reports:
+        print(f"diff report: {report}", file=sys.stderr)
+    return 1
+
+
+# --- releasing -----------------------------------------------------------------------------------
 
 
 def cmd_keygen(out: Path) -> int:
@@ -102,14 +162,14 @@ def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: s
     now = datetime.now(timezone.utc)
     request = PublishRequest(
         target_id=target.id,
-        dist=Path(dist) if dist else ws.paths.dist / target.id,
-        version=version or nightly_version(now),
-        key=signing.load_signing_key(_signing_key_path(key_path)),
+        dist=Path(dist) if dist else ws.paths.dist_of(target),
+        version=version or nightly.nightly_version(now),
+        key=_signing_key(ws, key_path),
         schema=ws.paths.schemas / "index.schema.json",
         now=now,
         expires_in=timedelta(days=expires_days),
     )
-    publish(open_writable_store(store_url or str(ws.paths.root / DEFAULT_STORE)), request)
+    publish(open_writable_store(store_url or ws.paths.default_store), request)
     return 0
 
 
@@ -118,84 +178,23 @@ def cmd_pull(ws: Workspace, target: Target, version: str | None, store_url: str 
     request = PullRequest(
         target_id=target.id,
         version=version or LATEST,
-        dest=Path(dest) if dest else ws.paths.root / "pulled" / target.id,
-        public_key=signing.load_public_key(_public_key_path(ws, pubkey)),
-        seen=SeenVersions(default_cache_dir() / STATE_FILE),
+        dest=Path(dest) if dest else ws.paths.pulled_of(target),
+        public_key=signing.load_public_key(ws.paths.public_key(pubkey)),
+        seen=SeenVersions(ws.paths.pull_state),
         schema=ws.paths.schemas / "index.schema.json",
         now=datetime.now(timezone.utc),
         force=force,
     )
-    pull(open_store(store_url or str(ws.paths.root / DEFAULT_STORE)), request)
-    return 0
-
-
-def _signing_key_path(explicit: str | None) -> Path:
-    path = explicit or os.environ.get("WASMFORGE_SIGNING_KEY")
-    if not path:
-        raise SignatureError("no signing key: pass --key PATH or set WASMFORGE_SIGNING_KEY (`invoke keygen --out DIR` makes one)")
-    return Path(path)
-
-
-def _public_key_path(ws: Workspace, explicit: str | None) -> Path:
-    """The pinned key: --pubkey, else WASMFORGE_PUBKEY, else the one committed under keys/."""
-    path = explicit or os.environ.get("WASMFORGE_PUBKEY")
-    return Path(path) if path else ws.paths.root / "keys" / signing.PUBLIC_KEY_NAME
-
-
-def workspace(root: str | None = None, matrix: str | None = None) -> Workspace:
-    return Workspace.load(root=Path(root) if root else None, matrix_path=Path(matrix) if matrix else None)
-
-
-def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None,
-                  jobs: int | None = None) -> int:
-    from wasmforge.building import reproduce
-
-    variation = reproduce.Variation() if jobs is None else reproduce.Variation(jobs=jobs)
-    result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch, variation=variation)
-    print(reproduce.format_table(result.comparisons))
-    if result.ok:
-        print(f"reproduced: all {len(result.comparisons)} outputs identical (rebuild in {result.rebuild_dir})")
-        return 0
-    differing = [c.name for c in result.comparisons if not c.ok]
-    print(f"NOT reproduced: {', '.join(differing)} differ (rebuild in {result.rebuild_dir})", file=sys.stderr)
-    for report in result.reports:
-        print(f"diff report: {report}", file=sys.stderr)
-    return 1
-
-
-def cmd_check_reproducible(ws: Workspace, targets: list[Target], jobs: int | None) -> int:
-    status = cmd_build(ws, targets, jobs, nocache=False)
-    for target in targets:
-        manifest = ws.paths.dist / target.id / "manifest.json"
-        status = max(status, cmd_reproduce(ws, manifest, None, None))
-    return status
-
-
-def cmd_matrix(ws: Workspace, as_json: bool, markdown: bool, update_readme: bool = False, check_readme: bool = False) -> int:
-    from wasmforge.model import matrix_report
-
-    if update_readme or check_readme:
-        return _readme_matrix(ws, write=update_readme)
-    rows = matrix_report.matrix_rows(ws)
-    if as_json:
-        print(matrix_report.as_json(rows))
-    elif markdown:
-        print(matrix_report.as_markdown(rows))
-    else:
-        print(matrix_report.as_table(rows))
+    pull(open_store(store_url or ws.paths.default_store), request)
     return 0
 
 
 def cmd_nightly(ws: Workspace, names: list[str], day: str | None, store_url: str | None, key_path: str | None,
                 jobs: int | None) -> int:
-    from datetime import date as date_type
-
-    from wasmforge.releasing import nightly
-
-    night = date_type.fromisoformat(day) if day else datetime.now(timezone.utc).date()
+    night = date.fromisoformat(day) if day else datetime.now(timezone.utc).date()
     targets = resolve_targets(ws, names) if names else [t for t in ws.matrix.targets if t.support == "supported"]
-    key = signing.load_signing_key(_signing_key_path(key_path))
-    results = nightly.run_nightly(ws, targets, night, store_url or str(ws.paths.root / DEFAULT_STORE), key, jobs)
+    results = nightly.run_nightly(ws, targets, night, store_url or ws.paths.default_store, _signing_key(ws, key_path),
+                                  build_settings(jobs))
     for result in results:
         print(f"{result.version}  {result.target.id}  smoke: {result.smoke}  dist: {result.dist}")
     return 0
@@ -203,25 +202,23 @@ def cmd_nightly(ws: Workspace, names: list[str], day: str | None, store_url: str
 
 def cmd_reproduce_published(ws: Workspace, target: Target, version: str, store_url: str | None, pubkey: str | None,
                             workdir: Path | None) -> int:
-    import time as time_module
-
-    from wasmforge.releasing import nightly
-    from wasmforge.building import reproduce
-
-    stamp = time_module.strftime("%Y%m%dT%H%M%S", time_module.gmtime())
-    where = workdir or ws.paths.build / target.id / f"reproduce-{version}-{stamp}"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    where = workdir or ws.paths.build_of(target) / f"reproduce-{version}-{stamp}"
     result = nightly.reproduce_from_store(
-        ws, store_url or str(ws.paths.root / DEFAULT_STORE), target, version,
-        signing.load_public_key(_public_key_path(ws, pubkey)), SeenVersions(default_cache_dir() / STATE_FILE), where,
+        ws, store_url or ws.paths.default_store, target, version,
+        signing.load_public_key(ws.paths.public_key(pubkey)), SeenVersions(ws.paths.pull_state), where,
     )
-    print(reproduce.format_table(result.comparisons))
-    if result.ok:
-        print(f"reproduced {target.id} {version}: all {len(result.comparisons)} outputs identical")
-        return 0
-    print(f"NOT reproduced: {', '.join(c.name for c in result.comparisons if not c.ok)} differ", file=sys.stderr)
-    for report in result.reports:
-        print(f"diff report: {report}", file=sys.stderr)
-    return 1
+    return _report_reproduction(result, f"reproduced {target.id} {version}: all {len(result.comparisons)} outputs identical")
+
+
+def _signing_key(ws: Workspace, explicit: str | None) -> signing.SigningKey:
+    path = ws.paths.signing_key(explicit)
+    if path is None:
+        raise SignatureError("no signing key: pass --key PATH or set WASMFORGE_SIGNING_KEY (`invoke keygen --out DIR` makes one)")
+    return signing.load_signing_key(path)
+
+
+# --- verifying -----------------------------------------------------------------------------------
 
 
 def cmd_test(ws: Workspace, target: Target, tests: list[str] | None, run_all: bool, junit: Path | None) -> int:
@@ -240,11 +237,12 @@ def cmd_test(ws: Workspace, target: Target, tests: list[str] | None, run_all: bo
 def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
     """Serve dist/<target-id>/ with the browser REPL on 127.0.0.1, cross-origin isolated."""
     from wasmforge.verifying import webserver
-    from wasmforge.core.errors import ManifestError, RuntimeUnavailableError
+    from wasmforge.verifying.runtimes import runtime_for
 
-    if target.flavor.runtime != "chromium":
-        raise RuntimeUnavailableError(f"{target.id}: `serve` is for browser flavors; this one runs on {target.flavor.runtime}")
-    dist = ws.paths.dist / target.id
+    runtime = runtime_for(target)
+    if not runtime.loads_in_a_page:
+        raise RuntimeUnavailableError(f"{target.id}: `serve` is for artifacts a web page loads; this one runs on {runtime.name}")
+    dist = ws.paths.dist_of(target)
     if not (dist / "python.js").is_file():
         raise ManifestError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
 
@@ -258,36 +256,11 @@ def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
 def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, json_path: Path | None) -> int:
     """Sizes, cold start and memory of the artifact (and of a reference), printed and as JSON."""
     from wasmforge.verifying import bench
-    from wasmforge.core.hashing import write_json_atomic
 
     request = bench.BenchRequest(runs=runs, reference=reference)
-    reports = bench.run_bench(target, ws.paths.dist / target.id, request)
+    reports = bench.run_bench(target, ws.paths.dist_of(target), request)
     print(bench.format_reports(reports))
     if json_path is not None:
         write_json_atomic(json_path, bench.reports_json(reports, runs))
         print(f"json: {json_path}")
-    return 0
-
-
-def _readme_matrix(ws: Workspace, write: bool) -> int:
-    from wasmforge.model import matrix_report
-
-    readme = ws.paths.root / "README.md"
-    sizes_path = ws.paths.root / matrix_report.SIZES_FILE
-    recorded = matrix_report.read_recorded_sizes(sizes_path)
-    sizes = matrix_report.record_fresh_sizes(ws, recorded) if write else recorded
-    if write and sizes != recorded:
-        matrix_report.write_recorded_sizes(sizes_path, sizes)
-        changed = [target_id for target_id in sorted(sizes) if recorded.get(target_id) != sizes[target_id]]
-        print(f"{sizes_path.name}: recorded the sizes of {', '.join(changed) or 'no new build'}")
-    current = readme.read_text(encoding="utf-8")
-    wanted = matrix_report.with_readme_table(current, matrix_report.readme_table(ws, sizes))
-    if wanted == current:
-        print("README.md: the matrix table is current")
-        return 0
-    if not write:
-        print("README.md: the matrix table is stale; run `invoke matrix --update-readme`", file=sys.stderr)
-        return 1
-    readme.write_text(wanted, encoding="utf-8")
-    print("wrote the matrix table into README.md")
     return 0

@@ -9,13 +9,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from wasmforge.building.build import BuildResult, BuildSettings, build_target
 from wasmforge.core import log
-from wasmforge.building.build import BuildOptions, BuildResult, build_target, gzip_size
 from wasmforge.core.errors import WasmforgeError
+from wasmforge.core.files import gzip_size
 from wasmforge.model.matrix import Target
+from wasmforge.model.plan import BuildPlan, plan_for
 from wasmforge.model.workspace import Workspace
 
-Builder = Callable[[Workspace, Target, BuildOptions], BuildResult]
+Builder = Callable[[Workspace, BuildPlan, BuildSettings], BuildResult]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,14 +33,14 @@ class Outcome:
         return self.error is None
 
 
-def build_each(ws: Workspace, targets: list[Target], options: BuildOptions, builder: Builder = build_target) -> list[Outcome]:
+def build_each(ws: Workspace, targets: list[Target], settings: BuildSettings, builder: Builder = build_target) -> list[Outcome]:
     """Build every target in order; a wasmforge error fails that target only."""
     outcomes = []
     for index, target in enumerate(targets, start=1):
         log.info(f"==> [{index}/{len(targets)}] {target.id}")
         start = time.monotonic()
         try:
-            result = builder(ws, target, options)
+            result = builder(ws, plan_for(ws, target), settings)
         except WasmforgeError as exc:
             log.warning(f"{target.id} failed: {exc}")
             outcomes.append(Outcome(target=target, seconds=time.monotonic() - start, error=str(exc)))

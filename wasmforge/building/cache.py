@@ -1,12 +1,10 @@
 """A content-addressed file cache: every file is stored under sha256/<hex> and re-verified on use."""
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from wasmforge.core.errors import IntegrityError
+from wasmforge.core.files import copy_atomic
 from wasmforge.core.hashing import Pin, sha256_file
 
 
@@ -38,16 +36,9 @@ class ContentCache:
             candidate.unlink(missing_ok=True)
             raise
         target = self.path_for(pin.sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(candidate, 0o444)
+        copy_atomic(candidate, target, mode=0o444)
         if candidate.resolve().parent == self.temp_dir().resolve():
-            candidate.replace(target)
-        else:
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-            os.close(fd)
-            shutil.copyfile(candidate, tmp_name)
-            os.chmod(tmp_name, 0o444)
-            Path(tmp_name).replace(target)
+            candidate.unlink()
         return target
 
 

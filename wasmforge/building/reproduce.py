@@ -5,14 +5,15 @@ import shutil
 import subprocess
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from wasmforge.core import log
-from wasmforge.building.build import BuildOptions, build_target
+from wasmforge.building.build import BuildSettings, build_target
 from wasmforge.core.errors import ReproducibilityError
 from wasmforge.model.manifest import Manifest, read_manifest
+from wasmforge.model.plan import BuildPlan, plan_for
 from wasmforge.model.workspace import Workspace
 
 
@@ -40,9 +41,12 @@ class ReproduceResult:
 
 @dataclass(frozen=True, kw_only=True)
 class Variation:
-    """Conditions changed on purpose for a rebuild; each one is a way non-determinism could leak in."""
+    """Conditions changed on purpose for a rebuild; each one is a way non-determinism could leak in.
 
-    jobs: int = 1
+    One rebuild carries them all. -j goes up, not down, from the build's default of one job per
+    CPU: more jobs interleave the build differently and make the rebuild quicker, not slower."""
+
+    jobs: int = field(default_factory=lambda: 2 * (os.cpu_count() or 2))
     umask: int = 0o077
     tz: str = "Pacific/Chatham"
     locale: str = "C"
@@ -51,44 +55,47 @@ class Variation:
         return f"no layer cache, -j{self.jobs}, fresh context path, host umask {self.umask:03o}, TZ={self.tz}, LC_ALL={self.locale}"
 
 
-def check_satisfiable(ws: Workspace, manifest: Manifest, manifest_path: Path) -> None:
+def check_satisfiable(plan: BuildPlan, manifest: Manifest, manifest_path: Path) -> None:
     """Refuse early, naming what is missing, when this checkout cannot rebuild the manifest."""
-    target = ws.matrix.resolve(manifest.target["id"])
-    lock = ws.toolchain_lock(target)
+    lock = plan.toolchain_lock
     if lock.digest != manifest.toolchain["lock_digest"]:
         raise ReproducibilityError(
             f"{manifest_path}: needs toolchain lock {manifest.toolchain['name']} with digest "
             f"{manifest.toolchain['lock_digest']}, but {lock.path.name} has {lock.digest}"
         )
-    pins = {c.source.sha256: c for c in ws.book.components_for(target)}
+    pinned = {source.sha256 for source in plan.sources}
     for item in manifest.inputs:
-        if item.sha256 not in pins:
+        if item.sha256 not in pinned:
             raise ReproducibilityError(
                 f"{manifest_path}: input {item.file} (sha256 {item.sha256}) of {item.component} is not pinned by any recipe here"
             )
-    digest = ws.book.digest_for(target)
-    if digest != manifest.recipe_digest:
+    if plan.recipe_digest != manifest.recipe_digest:
         raise ReproducibilityError(
-            f"{manifest_path}: recipes differ from the ones that built it (recipe digest {manifest.recipe_digest}, here {digest}); check out the commit that built it"
+            f"{manifest_path}: recipes differ from the ones that built it (recipe digest {manifest.recipe_digest}, "
+            f"here {plan.recipe_digest}); check out the commit that built it"
         )
 
 
 def reproduce(ws: Workspace, manifest_path: Path, *, workdir: Path | None = None,
               variation: Variation = Variation(), source_date_epoch: int | None = None) -> ReproduceResult:
+    """Rebuild what `manifest_path` describes without Docker's layer cache, under `variation`, and
+    compare every output. `source_date_epoch` replaces the manifest's (to see a deliberate
+    difference); the recipes and toolchain lock must be the manifest's own."""
     manifest = read_manifest(manifest_path)
-    check_satisfiable(ws, manifest, manifest_path)
     target = ws.matrix.resolve(manifest.target["id"])
+    epoch = manifest.source_date_epoch if source_date_epoch is None else source_date_epoch
+    plan = plan_for(ws, target, source_date_epoch=epoch)
+    check_satisfiable(plan, manifest, manifest_path)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    rebuild_dir = workdir or ws.paths.build / target.id / f"reproduce-{stamp}"
+    rebuild_dir = workdir or ws.paths.build_of(target) / f"reproduce-{stamp}"
     shutil.rmtree(rebuild_dir, ignore_errors=True)
     rebuild_dir.mkdir(parents=True)
     log.info(f"reproducing {manifest_path} in {rebuild_dir} ({variation.describe()})")
-    options = BuildOptions(
+    settings = BuildSettings(
         jobs=variation.jobs, nocache=True, dist_dir=rebuild_dir / "dist", context_dir=rebuild_dir / "context",
-        source_date_epoch=source_date_epoch if source_date_epoch is not None else manifest.source_date_epoch,
     )
     with varied_host(variation):
-        result = build_target(ws, target, options)
+        result = build_target(ws, plan, settings)
     comparisons = compare(manifest, result.manifest)
     reports: tuple[Path, ...] = ()
     if not all(c.ok for c in comparisons):

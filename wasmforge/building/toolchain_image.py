@@ -16,7 +16,8 @@ from typing import Iterator
 from wasmforge.core import log
 from wasmforge.building.cache import ContentCache
 from wasmforge.core.errors import ToolchainError
-from wasmforge.core.hashing import sha256_file, write_json_atomic
+from wasmforge.core.files import write_json_atomic
+from wasmforge.core.hashing import sha256_file
 from wasmforge.core.proc import run
 from wasmforge.model.toolchains import APT_UPDATE, LockedPackage, ToolchainLock, ToolchainSpec, lock_to_json
 

@@ -32,11 +32,3 @@ def canonical_json(data: Any) -> bytes:
 
 def sha256_json(data: Any) -> str:
     return hashlib.sha256(canonical_json(data)).hexdigest()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write pretty, key-sorted JSON via a temp file so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from wasmforge.core.errors import ManifestError
-from wasmforge.core.hashing import sha256_file, write_json_atomic
+from wasmforge.core.files import write_json_atomic
+from wasmforge.core.hashing import sha256_file
+from wasmforge.model.plan import BuildPlan
 
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
@@ -50,6 +52,26 @@ class Manifest:
 
     def output(self, name: str) -> FileRecord | None:
         return next((o for o in self.outputs if o.name == name), None)
+
+
+def manifest_for(plan: BuildPlan, outputs: tuple[FileRecord, ...]) -> Manifest:
+    """What a build of `plan` read and wrote: the target, every source by sha256, the toolchain
+    lock, the recipe digest, SOURCE_DATE_EPOCH and every output."""
+    target, lock = plan.target, plan.toolchain_lock
+    return Manifest(
+        target={
+            "id": target.id, "python": target.python.version, "sdk": target.sdk.kind,
+            "sdk_version": target.sdk.version, "flavor": target.flavor.name, "flags": list(target.flags),
+        },
+        source_date_epoch=plan.source_date_epoch,
+        toolchain={"name": lock.toolchain, "lock_digest": lock.digest, "image": lock.image_tag},
+        recipe_digest=plan.recipe_digest,
+        inputs=tuple(
+            InputRecord(component=c.name, version=c.version, file=c.source.file, size=c.source.size, sha256=c.source.sha256)
+            for c in plan.components
+        ),
+        outputs=outputs,
+    )
 
 
 def record_outputs(directory: Path) -> tuple[FileRecord, ...]:

@@ -13,6 +13,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from wasmforge.core.errors import ExcludedTargetError, MatrixError, UnknownTargetError
+from wasmforge.core.files import read_json
 
 SUPPORT_LEVELS = ("supported", "experimental", "broken")
 GLOB_CHARACTERS = frozenset("*?[")
@@ -169,18 +170,9 @@ def target_id(python_minor: str, sdk: Sdk, flavor: str, variant: str | None) -> 
 
 
 def load_matrix(path: Path, schema_path: Path, recipes_dir: Path, toolchains_dir: Path) -> Matrix:
-    data = _read_json(path)
+    data = read_json(path, MatrixError, "matrix file")
     _validate_schema(data, path, schema_path)
     return _build(data, path, recipes_dir, toolchains_dir)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise MatrixError(f"{path}: file not found") from exc
-    except json.JSONDecodeError as exc:
-        raise MatrixError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
 
 
 def _validate_schema(data: Any, path: Path, schema_path: Path) -> None:

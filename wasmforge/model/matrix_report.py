@@ -1,13 +1,14 @@
 """`invoke matrix`: every entry with its aliases, support level and last build, as a table or JSON."""
 
-import gzip
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wasmforge.core.errors import RenderError
+from wasmforge.core.files import gzip_size, write_atomic
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import Manifest, read_manifest
+from wasmforge.model.plan import plan_for
 from wasmforge.model.workspace import Workspace
 
 README_START = "<!-- matrix:start -->"
@@ -41,7 +42,7 @@ class MatrixRow:
 def matrix_rows(ws: Workspace) -> list[MatrixRow]:
     rows = []
     for target in ws.matrix.targets:
-        dist = ws.paths.dist / target.id
+        dist = ws.paths.dist_of(target)
         raw, gz = _sizes(dist)
         rows.append(MatrixRow(
             id=target.id, aliases=list(target.aliases), python=target.python.version,
@@ -60,7 +61,7 @@ def _sizes(dist: Path) -> tuple[int | None, int | None]:
 
 def _sizes_of(dist: Path, manifest: Manifest) -> tuple[int, int]:
     raw = sum(o.size for o in manifest.outputs)
-    gz = sum(len(gzip.compress((dist / o.name).read_bytes(), 9, mtime=0)) for o in manifest.outputs if (dist / o.name).is_file())
+    gz = sum(gzip_size(dist / o.name) for o in manifest.outputs if (dist / o.name).is_file())
     return raw, gz
 
 
@@ -93,6 +94,34 @@ def as_markdown(rows: list[MatrixRow]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReadmeCheck:
+    current: bool
+    messages: tuple[str, ...]
+
+
+def update_readme(ws: Workspace, write: bool) -> ReadmeCheck:
+    """Compare README.md's matrix table with matrix.json and build-sizes.json; with `write`, first
+    record this machine's fresh builds in build-sizes.json, then rewrite the table."""
+    readme = ws.paths.root / "README.md"
+    sizes_path = ws.paths.root / SIZES_FILE
+    recorded = read_recorded_sizes(sizes_path)
+    sizes = record_fresh_sizes(ws, recorded) if write else recorded
+    messages: list[str] = []
+    if write and sizes != recorded:
+        write_recorded_sizes(sizes_path, sizes)
+        changed = [target_id for target_id in sorted(sizes) if recorded.get(target_id) != sizes[target_id]]
+        messages.append(f"{sizes_path.name}: recorded the sizes of {', '.join(changed) or 'no new build'}")
+    current = readme.read_text(encoding="utf-8")
+    wanted = with_readme_table(current, readme_table(ws, sizes))
+    if wanted == current:
+        return ReadmeCheck(current=True, messages=(*messages, "README.md: the matrix table is current"))
+    if not write:
+        return ReadmeCheck(current=False, messages=(*messages, "README.md: the matrix table is stale; run `invoke matrix --update-readme`"))
+    write_atomic(readme, wanted)
+    return ReadmeCheck(current=True, messages=(*messages, "wrote the matrix table into README.md"))
+
+
 def read_recorded_sizes(path: Path) -> dict[str, RecordedSize]:
     if not path.is_file():
         return {}
@@ -105,7 +134,7 @@ def read_recorded_sizes(path: Path) -> dict[str, RecordedSize]:
 
 def write_recorded_sizes(path: Path, sizes: dict[str, RecordedSize]) -> None:
     data = {target_id: asdict(size) for target_id, size in sorted(sizes.items())}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict[str, RecordedSize]:
@@ -114,13 +143,14 @@ def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict
     known = set(ws.matrix.target_ids())
     sizes = {target_id: size for target_id, size in recorded.items() if target_id in known}
     for target in ws.matrix.targets:
-        dist = ws.paths.dist / target.id
+        dist = ws.paths.dist_of(target)
         manifest_path = dist / "manifest.json"
         if not manifest_path.is_file():
             continue
         manifest = read_manifest(manifest_path)
-        fresh = (manifest.recipe_digest == ws.book.digest_for(target)
-                 and manifest.toolchain.get("lock_digest") == ws.toolchain_lock(target).digest)
+        plan = plan_for(ws, target)
+        fresh = (manifest.recipe_digest == plan.recipe_digest
+                 and manifest.toolchain.get("lock_digest") == plan.toolchain_lock.digest)
         if not fresh:
             continue
         raw, gz = _sizes_of(dist, manifest)

@@ -1,8 +1,16 @@
-"""Where things live: the project tree, the content-addressed cache, build and dist folders."""
+"""Where things live: the project tree, the content-addressed cache, build and dist folders, and
+the defaults every command falls back to (dist/<target-id>/, ./store, keys, pull state).
+
+Commands resolve a default here and nowhere else, so `--help`, the docs and the code agree."""
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from wasmforge.model.matrix import Target
+
+PULL_STATE_FILE = "pull-state.json"
+PUBLIC_KEY_FILE = "release.pub.pem"
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -64,3 +72,37 @@ class ProjectPaths:
     @property
     def dist(self) -> Path:
         return self.root / "dist"
+
+    def dist_of(self, target: Target) -> Path:
+        return self.dist / target.id
+
+    def nightly_dist_of(self, version: str, target: Target) -> Path:
+        return self.dist / "nightly" / version / target.id
+
+    def build_of(self, target: Target) -> Path:
+        """Scratch space of one target's builds: its Docker context, build log, rebuilds."""
+        return self.build / target.id
+
+    @property
+    def default_store(self) -> str:
+        return str(self.root / "store")
+
+    def pulled_of(self, target: Target) -> Path:
+        return self.root / "pulled" / target.id
+
+    @property
+    def pull_state(self) -> Path:
+        """The versions this machine has seen per store (rollback protection); with the cache,
+        so that every checkout on the machine shares it."""
+        return self.cache / PULL_STATE_FILE
+
+    def public_key(self, explicit: str | None) -> Path:
+        """The pinned release key: --pubkey, else $WASMFORGE_PUBKEY, else keys/release.pub.pem."""
+        path = explicit or os.environ.get("WASMFORGE_PUBKEY")
+        return Path(path) if path else self.root / "keys" / PUBLIC_KEY_FILE
+
+    @staticmethod
+    def signing_key(explicit: str | None) -> Path | None:
+        """The private key: --key, else $WASMFORGE_SIGNING_KEY; None when neither is given."""
+        path = explicit or os.environ.get("WASMFORGE_SIGNING_KEY")
+        return Path(path) if path else None

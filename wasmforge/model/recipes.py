@@ -1,6 +1,5 @@
 """Recipes: one per component, as data (recipe.json) plus small build scripts."""
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ import jsonschema
 
 from wasmforge.building.cache import Pin
 from wasmforge.core.errors import RecipeError
-from wasmforge.core.hashing import canonical_json
+from wasmforge.core.files import read_json
 from wasmforge.model.matrix import Target
 
 SHARED_SCRIPTS = "lib"
@@ -55,7 +54,7 @@ class Step:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BuildOptions:
+class RecipeOptions:
     """What one selector of a recipe adds; `Recipe.options_for` merges the ones a target selects."""
 
     cflags: tuple[str, ...] = ()
@@ -67,8 +66,8 @@ class BuildOptions:
     # other targets neither receive them nor hash them, so editing one rebuilds only its targets.
     files: tuple[str, ...] = ()
 
-    def merged(self, other: "BuildOptions") -> "BuildOptions":
-        return BuildOptions(
+    def merged(self, other: "RecipeOptions") -> "RecipeOptions":
+        return RecipeOptions(
             cflags=self.cflags + other.cflags,
             ldflags=self.ldflags + other.ldflags,
             configure_args=self.configure_args + other.configure_args,
@@ -89,7 +88,7 @@ class Recipe:
     sdks: tuple[str, ...]
     dependencies: tuple[str, ...]
     steps: tuple[Step, ...]
-    options: dict[str, BuildOptions]
+    options: dict[str, RecipeOptions]
     directory: Path
 
     def source(self, version: str | None = None) -> Source:
@@ -99,8 +98,8 @@ class Recipe:
         except KeyError:
             raise RecipeError(f"recipes/{self.name}/recipe.json: no version {wanted} (have: {', '.join(self.versions)})") from None
 
-    def options_for(self, target: Target) -> BuildOptions:
-        result = BuildOptions()
+    def options_for(self, target: Target) -> RecipeOptions:
+        result = RecipeOptions()
         for selector in selectors_for(target):
             if selector in self.options:
                 result = result.merged(self.options[selector])
@@ -152,7 +151,7 @@ class Component:
     recipe: Recipe
     version: str
     source: Source
-    options: BuildOptions
+    options: RecipeOptions
 
     @property
     def name(self) -> str:
@@ -177,12 +176,9 @@ class RecipeBook:
 
     def _load(self, name: str) -> Recipe:
         path = self.directory / name / "recipe.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RecipeError(f"{path}: no such recipe '{name}'") from None
-        except json.JSONDecodeError as exc:
-            raise RecipeError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        if not path.is_file():
+            raise RecipeError(f"{path}: no such recipe '{name}'")
+        data = read_json(path, RecipeError, "recipe")
         validator = jsonschema.Draft202012Validator(self._schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         error = jsonschema.exceptions.best_match(validator.iter_errors(data))
         if error is not None:
@@ -211,26 +207,9 @@ class RecipeBook:
         visit(root, target.python.version)
         return ordered
 
-    def recipe_files_for(self, target: Target) -> list[Path]:
-        """Every recipe file the target's build gets: the shared scripts, then each component's."""
-        files = sorted(p for p in (self.directory / SHARED_SCRIPTS).iterdir() if p.is_file())
-        for component in self.components_for(target):
-            files += component.recipe.files_for(target)
-        return files
-
-    def digest_for(self, target: Target) -> str:
-        """sha256 over what the recipes say for this target and every script it runs.
-
-        Only the target's own inputs count, so adding a node-only file or a wasi-only option
-        leaves the browser's digest (and its Docker layer cache) as it was.
-        """
-        digest = hashlib.sha256()
-        effective = [c.recipe.effective_for(target, c.version) for c in self.components_for(target)]
-        digest.update(canonical_json(effective) + b"\0")
-        for path in self.recipe_files_for(target):
-            digest.update(str(path.relative_to(self.directory)).encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        return digest.hexdigest()
+    def shared_files(self) -> list[Path]:
+        """The scripts every recipe sources (recipes/lib/), sorted."""
+        return sorted(p for p in (self.directory / SHARED_SCRIPTS).iterdir() if p.is_file())
 
 
 def _recipe_from_json(data: dict[str, Any], path: Path) -> Recipe:
@@ -244,7 +223,7 @@ def _recipe_from_json(data: dict[str, Any], path: Path) -> Recipe:
     if data["name"] != path.parent.name:
         raise RecipeError(f"{path}: $.name: '{data['name']}' must equal the directory name '{path.parent.name}'")
     options = {
-        selector: BuildOptions(
+        selector: RecipeOptions(
             cflags=tuple(entry.get("cflags", ())),
             ldflags=tuple(entry.get("ldflags", ())),
             configure_args=tuple(entry.get("configure_args", ())),

@@ -10,10 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from wasmforge.core.errors import StaleIndexError
-from wasmforge.core.hashing import write_json_atomic
+from wasmforge.core.files import write_json_atomic
 from wasmforge.releasing.release_index import ReleaseIndex, format_time
 
-STATE_FILE = "pull-state.json"
 
 
 def check_not_expired(index: ReleaseIndex, now: datetime, origin: str) -> None:

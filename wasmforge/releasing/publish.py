@@ -47,10 +47,6 @@ class PublishResult:
     already_published: bool
 
 
-def nightly_version(now: datetime) -> str:
-    return f"nightly-{now:%Y-%m-%d}"
-
-
 def publish(store: WritableStore, request: PublishRequest) -> PublishResult:
     _check_request(request)
     now = request.now.replace(microsecond=0)

@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from wasmforge.core.errors import SignatureError
+from wasmforge.model.paths import PUBLIC_KEY_FILE
 
 PRIVATE_KEY_NAME = "release.key.pem"
-PUBLIC_KEY_NAME = "release.pub.pem"
+PUBLIC_KEY_NAME = PUBLIC_KEY_FILE
 SIGNATURE_SUFFIX = ".sig"
 
 

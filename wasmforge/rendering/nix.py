@@ -16,11 +16,12 @@ from typing import Any
 
 from wasmforge.core.errors import ManifestError, RenderError
 from wasmforge.model.manifest import MANIFEST, read_manifest
-from wasmforge.model.matrix import Target
-from wasmforge.model.recipes import Component, Recipe, Source
-from wasmforge.rendering.dockerfile import HEADER, WF_ROOT, RenderedFile, component_env, main_env, prefix_inputs, target_env
+from wasmforge.model.matrix import Matrix, Target
+from wasmforge.model.paths import ProjectPaths
+from wasmforge.model.plan import WF_ROOT, BuildPlan, Stage
+from wasmforge.model.recipes import Recipe, Source
 from wasmforge.model.toolchains import ToolchainLock, ToolchainSpec
-from wasmforge.model.workspace import Workspace
+from wasmforge.rendering.generated import HEADER, RenderedFile
 
 NIXPKGS_INPUT = "github:NixOS/nixpkgs/nixos-24.11"
 SYSTEMS = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
@@ -163,18 +164,19 @@ def source_data(source: Source, target: Target) -> dict[str, Any]:
     return data
 
 
-def component_data(component: Component, target: Target, inputs: list[str], main: bool) -> dict[str, Any]:
-    values, paths = split_paths({**target_env(target), **component_env(component, target), **(main_env(target) if main else {})})
-    steps = component.recipe.steps
+def component_data(plan: BuildPlan, stage: Stage) -> dict[str, Any]:
+    values, paths = split_paths(plan.stage_env(stage))
+    steps = stage.component.recipe.steps
     return {
-        "name": component.name,
-        "version": component.version,
-        "role": "main" if main else "library",
-        "source": source_data(component.source, target),
+        "name": stage.name,
+        "version": stage.component.version,
+        "role": "main" if stage.main else "library",
+        "source": source_data(stage.component.source, plan.target),
         "env": values,
         "paths": paths,
         "steps": [
-            {"name": step.name, "script": step.script, "prefix_inputs": inputs if index == len(steps) - 1 else []}
+            {"name": step.name, "script": step.script,
+             "prefix_inputs": list(stage.prefix_inputs) if index == len(steps) - 1 else []}
             for index, step in enumerate(steps)
         ],
     }
@@ -189,9 +191,10 @@ def toolchain_data(lock: ToolchainLock) -> dict[str, Any]:
     }
 
 
-def published_data(ws: Workspace, target: Target, options: NixOptions) -> dict[str, Any]:
+def published_data(paths: ProjectPaths, plan: BuildPlan, options: NixOptions) -> dict[str, Any]:
     """The manifest's output hashes for <target-id>-checked, or why there are none."""
-    manifest_path = ws.paths.dist / target.id / MANIFEST
+    target = plan.target
+    manifest_path = paths.dist / target.id / MANIFEST
     where = f"dist/{target.id}/{MANIFEST}"
     if not options.fixed_output:
         return {"outputs": None, "note": "rendered without --nix-fixed-output"}
@@ -199,7 +202,7 @@ def published_data(ws: Workspace, target: Target, options: NixOptions) -> dict[s
         manifest = read_manifest(manifest_path)
     except ManifestError:
         return {"outputs": None, "note": f"no readable {where}"}
-    digest = ws.book.digest_for(target)
+    digest = plan.recipe_digest
     if manifest.recipe_digest != digest:
         return {"outputs": None, "note": f"{where} is from other recipes (digest {manifest.recipe_digest[:16]}, now {digest[:16]})"}
     outputs = [
@@ -208,10 +211,8 @@ def published_data(ws: Workspace, target: Target, options: NixOptions) -> dict[s
     return {"outputs": outputs, "note": f"{where}, recipe digest {digest[:16]}"}
 
 
-def target_data(ws: Workspace, target: Target, components: list[Component], lock: ToolchainLock,
-                options: NixOptions) -> dict[str, Any]:
-    inputs = prefix_inputs(components)
-    main = components[-1].name
+def target_data(paths: ProjectPaths, plan: BuildPlan, options: NixOptions) -> dict[str, Any]:
+    target, lock = plan.target, plan.toolchain_lock
     return {
         "id": target.id,
         "aliases": list(target.aliases),
@@ -220,12 +221,12 @@ def target_data(ws: Workspace, target: Target, components: list[Component], lock
         "sdk": {"kind": target.sdk.kind, "version": target.sdk.version},
         "flavor": target.flavor.name,
         "flags": list(target.flags),
-        "source_date_epoch": target.source_date_epoch,
+        "source_date_epoch": plan.source_date_epoch,
         "toolchain": toolchain_data(lock),
-        "order": [c.name for c in components],
-        "main": main,
-        "components": {c.name: component_data(c, target, inputs[c.name], c.name == main) for c in components},
-        "published": published_data(ws, target, options),
+        "order": [stage.name for stage in plan.stages],
+        "main": plan.main.name,
+        "components": {stage.name: component_data(plan, stage) for stage in plan.stages},
+        "published": published_data(paths, plan, options),
     }
 
 
@@ -593,42 +594,37 @@ def render_flake(targets: list[Target], systems: dict[str, str]) -> str:
 # --- everything ------------------------------------------------------------------------------
 
 
-def render_all(ws: Workspace, locks: dict[str, ToolchainLock], options: NixOptions = NixOptions()) -> list[RenderedFile]:
-    root = ws.paths.nix
+def render_all(paths: ProjectPaths, matrix: Matrix, plans: list[BuildPlan],
+               options: NixOptions = NixOptions()) -> list[RenderedFile]:
+    root = paths.nix
     files: list[RenderedFile] = []
     packages: dict[str, str] = {}
     uses: dict[str, tuple[Recipe, bool, list[list[str]]]] = {}
     toolchains: dict[str, str] = {}
     systems: dict[str, str] = {}
-    roots = {python.recipe for python in ws.matrix.pythons.values()}
-    for target in ws.matrix.targets:
-        lock = locks.get(target.sdk.toolchain)
-        if lock is None:
-            raise RenderError(f"no toolchain lock for {target.sdk.toolchain} (target {target.id})")
-        components = ws.book.components_for(target)
-        data = target_data(ws, target, components, lock, options)
+    roots = {python.recipe for python in matrix.pythons.values()}
+    for plan in plans:
+        target, lock = plan.target, plan.toolchain_lock
+        data = target_data(paths, plan, options)
         systems[target.id] = data["system"]
         files.append(RenderedFile(path=root / "data" / f"{target.id}.json", text=dump_json(data)))
-        toolchains.setdefault(lock.toolchain, render_toolchain(ws.toolchain_spec(target), lock))
-        *libraries, main = components
-        for component in components:
-            is_main = component is main
-            if is_main != (component.name in roots):
-                raise RenderError(f"recipes/{component.name}: is a library of one target and the main component of another")
-            dependencies = [c.name for c in libraries] if is_main else []
-            uses.setdefault(component.name, (component.recipe, is_main, []))[2].append(dependencies)
+        toolchains.setdefault(lock.toolchain, render_toolchain(plan.toolchain_spec, lock))
+        for stage in plan.stages:
+            if stage.main != (stage.name in roots):
+                raise RenderError(f"recipes/{stage.name}: is a library of one target and the main component of another")
+            uses.setdefault(stage.name, (stage.component.recipe, stage.main, []))[2].append(list(stage.prefix_inputs))
     for name, (recipe, is_main, per_target) in uses.items():
         # One package file serves every target: a library only some targets link (libffi is
         # emscripten-only) is an optional argument, and each target's data says which it copies.
         union = sorted(set().union(*per_target))
         optional = {d for d in union if not all(d in l for l in per_target)}
         packages[name] = render_package(recipe, is_main, union, optional)
-    index = {"targets": ws.matrix.target_ids(), "aliases": ws.matrix.aliases, "systems": systems}
+    index = {"targets": matrix.target_ids(), "aliases": matrix.aliases, "systems": systems}
     files.append(RenderedFile(path=root / "data" / "targets.json", text=dump_json(index)))
     files += [RenderedFile(path=root / "pkgs" / name / "package.nix", text=text) for name, text in sorted(packages.items())]
     files += [RenderedFile(path=root / "toolchains" / f"{name}.nix", text=text) for name, text in sorted(toolchains.items())]
     files.append(RenderedFile(path=root / "wasmforge.nix", text=render_scope()))
-    files.append(RenderedFile(path=root / "flake.nix", text=render_flake(list(ws.matrix.targets), systems)))
+    files.append(RenderedFile(path=root / "flake.nix", text=render_flake(list(matrix.targets), systems)))
     return files + kept_files(root)
 
 

@@ -8,7 +8,6 @@ Chromium (a new browser context each run; the server forbids caching) — as med
 Peak memory is the Node process's maximum resident set size.
 """
 
-import gzip
 import json
 import os
 import platform
@@ -22,11 +21,13 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from wasmforge.core import log
 from wasmforge.core.errors import BenchError, RuntimeUnavailableError
+from wasmforge.core.files import gzip_size
 from wasmforge.model.matrix import Target
+from wasmforge.verifying.runtimes import runtime_for
 from wasmforge.verifying.runtimes.node import node_executable
 from wasmforge.verifying.runtimes.chromium import chromium_browser
 from wasmforge.verifying.webserver import Site, serving
@@ -158,7 +159,7 @@ def measure_sizes(subject: Subject) -> list[FileSize]:
     sizes = []
     for name in subject.download_files():
         data = (subject.directory / name).read_bytes()
-        sizes.append(FileSize(name=name, raw=len(data), gzip=len(gzip.compress(data, compresslevel=9, mtime=0)), brotli=brotli_size(data)))
+        sizes.append(FileSize(name=name, raw=len(data), gzip=gzip_size(data), brotli=brotli_size(data)))
     return sizes
 
 
@@ -369,21 +370,17 @@ def measure(subject: Subject, request: BenchRequest) -> SubjectReport:
     return report
 
 
-# How to measure an artifact, by the runtime its flavor names in matrix.json (as wasmforge.runtimes).
-SUBJECTS: dict[str, Callable[[str, Path], Subject]] = {
-    "chromium": EmscriptenBrowserArtifact,
-}
-
-
 def run_bench(target: Target, dist: Path, request: BenchRequest) -> list[SubjectReport]:
-    subject = SUBJECTS.get(target.flavor.runtime)
-    if subject is None:
-        raise RuntimeUnavailableError(f"{target.id}: bench cannot measure '{target.flavor.runtime}' artifacts yet (known: {', '.join(SUBJECTS)})")
+    runtime = runtime_for(target)
+    if not runtime.loads_in_a_page:
+        raise RuntimeUnavailableError(
+            f"{target.id}: bench measures artifacts a web page loads; this flavor runs on {runtime.name}"
+        )
     if not (dist / "manifest.json").is_file():
         raise BenchError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
     if request.runs < 1:
         raise BenchError("--runs must be at least 1")
-    artifact = subject(target.id, dist)
+    artifact = EmscriptenBrowserArtifact(target.id, dist)
     reports = [measure(artifact, request)]
     reports[0].budget_gzip = target.size_budget_gzip
     reports[0].breakdown = {"stdlib": stdlib_breakdown(dist), "python.wasm sections": wasm_sections(dist / "python.wasm")}

@@ -11,7 +11,6 @@ covers a class or a single test. "skip" entries are never run (module names are 
 ids go to regrtest's --ignorefile); "fail" entries run, and their failures do not fail the run.
 """
 
-import json
 import posixpath
 import re
 import tarfile
@@ -23,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from wasmforge.core import log
 from wasmforge.building.cache import Pin
 from wasmforge.core.errors import RegrtestError
+from wasmforge.core.files import read_json
 from wasmforge.model.manifest import read_manifest
 from wasmforge.model.matrix import Target
 from wasmforge.verifying.runtimes import PythonJob, PythonRun, Runtime
@@ -60,12 +60,9 @@ def expectations_path(ws: Workspace, target: Target) -> Path:
 
 
 def load_expectations(path: Path) -> Expectations:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RegrtestError(f"{path}: no regression test expectations for this target; create it (see docs/testing-and-bench.md)") from None
-    except json.JSONDecodeError as exc:
-        raise RegrtestError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    if not path.is_file():
+        raise RegrtestError(f"{path}: no regression test expectations for this target; create it (see docs/testing-and-bench.md)")
+    data = read_json(path, RegrtestError, "expectations file")
     unknown = set(data) - {"$comment", "default", "skip", "fail", "support_files"}
     if unknown:
         raise RegrtestError(f"{path}: unknown keys {sorted(unknown)} (allowed: default, skip, fail, support_files)")

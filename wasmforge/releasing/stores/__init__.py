@@ -18,9 +18,6 @@ from .oci import OciStore
 
 __all__ = ["SignedIndex", "Store", "WritableStore", "open_store", "open_writable_store"]
 
-DEFAULT_STORE = "./store"
-
-
 def _directory(url: str) -> Store:
     parts = urlsplit(url)
     if parts.scheme == "file":

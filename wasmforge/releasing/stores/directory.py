@@ -7,13 +7,13 @@
 """
 
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from wasmforge.core.errors import SignatureError, StoreError
+from wasmforge.core.files import copy_atomic
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import CHECKSUMS
 from wasmforge.releasing.release_index import CHECKSUMS_SIGNATURE, INDEX, INDEX_SIGNATURE, PROVENANCE, Release
@@ -56,7 +56,7 @@ class DirectoryStore:
         readable = self.root / "releases" / release.version / release.target
         readable.mkdir(parents=True, exist_ok=True)
         for name in RELEASE_COPIES:
-            _copy_atomic(files / name, readable / name)
+            copy_atomic(files / name, readable / name, mode=0o644)
         return str(readable)
 
     def write_index(self, signed: SignedIndex) -> None:
@@ -74,19 +74,7 @@ class DirectoryStore:
         if target.is_file() and sha256_file(target) == sha256:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        _copy_atomic(source, target)
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, name)
-        os.chmod(name, 0o644)
-        Path(name).replace(target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+        copy_atomic(source, target, mode=0o644)
 
 
 def _write_temp(directory: Path, data: bytes) -> Path:

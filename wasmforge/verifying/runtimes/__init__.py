@@ -2,7 +2,8 @@
 
 The matrix names each flavor's runtime (`flavors.<name>.runtime` in matrix.json); RUNTIMES maps
 that name to a factory. Code that runs Python in an artifact (regression tests, benchmarks) asks
-`runtime_for(target)` and never branches on the flavor itself. A new flavor plugs in with one
+`runtime_for(target)` and never branches on the flavor itself: the nightly's smoke test, `serve`
+and `bench` ask the runtime too. A new flavor plugs in with one
 module that implements `Runtime` and one entry in RUNTIMES.
 """
 
@@ -48,6 +49,9 @@ class PythonRun:
 
 class Runtime(Protocol):
     name: str
+    # True where the artifact is loaded by a web page (the browser flavor): `invoke serve` serves
+    # it with the REPL page and `invoke bench` measures its download and start in a browser.
+    loads_in_a_page: bool
 
     def check(self) -> None:
         """Raise RuntimeUnavailableError saying how to install what this runtime needs."""

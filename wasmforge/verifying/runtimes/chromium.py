@@ -70,6 +70,7 @@ def run_site(dist: Path, job: PythonJob) -> Site:
 
 class ChromiumRuntime:
     name = "chromium"
+    loads_in_a_page = True
 
     def check(self) -> None:
         check_chromium()

@@ -66,6 +66,7 @@ def crash_report(exit_code: int, output: str) -> str | None:
 
 class NodeRuntime:
     name = "node"
+    loads_in_a_page = False
 
     def check(self) -> None:
         node_executable()

@@ -54,6 +54,7 @@ class Outcome:
 
 class WasmtimeRuntime:
     name = "wasmtime"
+    loads_in_a_page = False
 
     def __init__(self) -> None:
         self._engine: Any = None
