@@ -1,5 +1,15 @@
-"""Shared fixtures: the real project tree, and throw-away copies of it for hostile inputs."""
+"""Shared fixtures: the real project tree, throw-away copies of it for hostile inputs, and the one
+way tests get a built artifact.
 
+The suite runs on two pytest-xdist workers (pyproject.toml's addopts). Long Docker builds are
+mostly one core's work for minutes at a time (configure runs one check after another), so a second
+worker keeps the other core busy. Tests that build, rebuild or run the same artifact carry the same
+`xdist_group` (the marks below): one worker runs a group's tests in order, so each artifact is built
+once, and the heaviest groups start first. `built_dist` also takes a lock per target, so that two
+processes never build one target at once.
+"""
+
+import fcntl
 import json
 import os
 import shutil
@@ -17,6 +27,11 @@ NODE_PTHREADS_TARGET = "cpython3.13-emscripten3.1.69-node-pthreads"
 WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
 # The same CPython with Debian unstable's emscripten: a second SDK version (experimental).
 BROWSER_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-browser"
+# Groups of tests that need one artifact built (or rebuilt) on one worker, heaviest first.
+REBUILDS_BROWSER = pytest.mark.xdist_group("rebuilds-browser")
+NEEDS_WASI = pytest.mark.xdist_group("wasi")
+NEEDS_NODE = pytest.mark.xdist_group("node")
+GROUPS_FIRST = ("rebuilds-browser", "wasi", "node")
 # The reference every benchmark compares with (the Pyodide npm package).
 PYODIDE_TARBALL = ROOT.parent / "shared" / "peers" / "pyodide-314.0.7.tgz"
 
@@ -34,14 +49,28 @@ def built_dist(target_id: str = BROWSER_TARGET) -> Path:
     """dist/<target_id>/, built first (a real Docker build, or a layer-cache hit) when it has no
     manifest yet. The one way tests get an artifact."""
     dist = ROOT / "dist" / target_id
-    if not (dist / "manifest.json").is_file():
-        from wasmforge.building.build import build_target
-        from wasmforge.model.plan import plan_for
-        from wasmforge.model.workspace import Workspace
+    lock_path = ROOT / "build" / f".{target_id}.test-lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (dist / "manifest.json").is_file():
+            from wasmforge.building.build import build_target
+            from wasmforge.model.plan import plan_for
+            from wasmforge.model.workspace import Workspace
 
-        ws = Workspace.load(root=ROOT)
-        build_target(ws, plan_for(ws, ws.matrix.resolve(target_id)))
+            ws = Workspace.load(root=ROOT)
+            build_target(ws, plan_for(ws, ws.matrix.resolve(target_id)))
     return dist
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heaviest groups first, so that they start at once on the two workers."""
+    def rank(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("xdist_group")
+        name = (marker.args[0] if marker.args else marker.kwargs.get("name")) if marker else None
+        return GROUPS_FIRST.index(name) if name in GROUPS_FIRST else len(GROUPS_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture

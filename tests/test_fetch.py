@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from wasmforge.building.cache import ContentCache, Pin
+from wasmforge.core.cache import ContentCache, Pin
 from wasmforge.core.errors import FetchError, IntegrityError
 from wasmforge.building import fetch as fetch_module
 from wasmforge.building.fetch import fetch_sources

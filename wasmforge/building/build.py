@@ -49,7 +49,7 @@ def build_target(ws: Workspace, plan: BuildPlan, settings: BuildSettings = Build
     committed = ws.paths.docker / target.id / "Dockerfile"
     if committed.is_file() and committed.read_text() != dockerfile:
         log.warning(f"{committed} is stale; building from the fresh rendering (run `invoke render`)")
-    context = settings.context_dir or ws.paths.build / target.id / "context"
+    context = settings.context_dir or ws.paths.build_of(target) / "context"
     with timer.stage("context"):
         _prepare_context(context, plan, dockerfile, inputs)
     build_tag = f"wasmforge-build:{target.id}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wasmforge.core import log
-from wasmforge.building.cache import ContentCache
+from wasmforge.core.cache import ContentCache
 from wasmforge.core.errors import FetchError, IntegrityError
 from wasmforge.model.recipes import Component, Source
 from wasmforge.model.toolchains import APT_UPDATE

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from wasmforge.core import log
-from wasmforge.building.cache import ContentCache
+from wasmforge.core.cache import ContentCache
 from wasmforge.core.errors import ToolchainError
 from wasmforge.core.files import write_json_atomic
 from wasmforge.core.hashing import sha256_file

@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 
-from wasmforge.building.cache import Pin
+from wasmforge.core.hashing import Pin
 from wasmforge.core.errors import RecipeError
 from wasmforge.core.files import read_json
 from wasmforge.model.matrix import Target

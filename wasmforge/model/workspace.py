@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from wasmforge.building.cache import ContentCache
+from wasmforge.core.cache import ContentCache
 from wasmforge.model.matrix import Matrix, Target, load_matrix
 from wasmforge.model.paths import ProjectPaths
 from wasmforge.model.recipes import RecipeBook

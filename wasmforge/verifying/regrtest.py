@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from wasmforge.core import log
-from wasmforge.building.cache import Pin
+from wasmforge.core.cache import Pin
 from wasmforge.core.errors import RegrtestError
 from wasmforge.core.files import read_json
 from wasmforge.model.manifest import read_manifest
@@ -636,7 +636,7 @@ class RegrtestRequest:
 
 
 def run_regrtest(ws: Workspace, target: Target, runtime: Runtime, request: RegrtestRequest) -> Report:
-    dist = ws.paths.dist / target.id
+    dist = ws.paths.dist_of(target)
     if not (dist / "manifest.json").is_file():
         raise RegrtestError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
     runtime.check()
