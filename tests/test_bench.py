@@ -94,5 +94,4 @@ def test_bench_measures_the_artifact_and_pyodide_in_one_run(invoke_cli, tmp_path
     ratios = json.loads(report_path.read_text())["ratios"]
     assert set(ratios) >= {"download_gzip", "node_cold_start", "chromium_cold_start", "node_peak_rss"}
     assert f"ratios, {ours['label']} / pyodide 314.0.7:" in result.stdout
-    if ours["over_budget"]:
-        assert "OVER ITS SIZE BUDGET" in result.stderr
+    assert ("OVER ITS SIZE BUDGET" in result.stderr) == ours["over_budget"], "the warning comes exactly when over budget"

@@ -1,5 +1,6 @@
 """matrix.json: every malformed or inconsistent input is refused with one line naming the file
-and the JSON path, and the shipped matrix is valid."""
+and the JSON path, by the loader and by the CLI before it writes anything, and the shipped matrix
+is valid."""
 
 import copy
 import json
@@ -151,6 +152,20 @@ def test_invalid_json_names_line_and_column(tmp_path):
         load_matrix(path, ROOT / "schemas" / "matrix.schema.json", ROOT / "recipes", ROOT / "recipes" / "toolchains")
 
 
+def test_the_cli_refuses_a_malformed_matrix_in_one_line_and_writes_nothing(invoke_cli, project_copy):
+    matrix_path = project_copy / "matrix.json"
+    data = json.loads(matrix_path.read_text())
+    data["entries"][0]["flags"] = ["dynamic-linking", "warp-drive"]
+    matrix_path.write_text(json.dumps(data))
+    before = sorted(p for p in project_copy.rglob("*"))
+    result = invoke_cli(["render"], cwd=project_copy)
+    assert result.returncode == MatrixError.exit_code
+    assert result.stderr.strip() == (
+        "error: matrix.json: $.entries[0].flags[1]: unknown flag 'warp-drive' (known: dynamic-linking, pthreads, debug)"
+    )
+    assert sorted(p for p in project_copy.rglob("*")) == before, "nothing is written"
+
+
 def test_an_unknown_target_lists_the_valid_ones(matrix_data, tmp_path):
     matrix = load(matrix_data, tmp_path)
     with pytest.raises(UnknownTargetError) as caught:
@@ -193,3 +208,5 @@ def test_every_declared_pair_of_python_and_sdk_is_an_entry_or_excluded_with_a_re
                     assert ": " in str(excluded)
                 except UnknownTargetError:
                     assert python.minor == "3.13", f"{name}: a new python's pairs are declared or excluded"
+                else:
+                    pytest.fail(f"{name} resolves, but no target id starts with it")

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NODE_PTHREADS_TARGET, NODE_TARGET, built_dist, experimental
+from .conftest import NEEDS_NODE, NODE_PTHREADS_TARGET, NODE_TARGET, built_dist, experimental
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 pytestmark = [
     pytest.mark.docker,
+    NEEDS_NODE,
     pytest.mark.skipif(NODE is None, reason="Node.js is not installed (scripts/install-host-deps.sh installs nodejs)"),
 ]
 

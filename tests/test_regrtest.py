@@ -1,22 +1,58 @@
 """`invoke test` runs CPython's own regression tests inside the artifact and judges them against the
 target's list of expected failures. The parsing and judging are specified on regrtest's real
-output format; the whole runs the default subset in headless Chromium."""
+output format; the whole runs the default subset in each target's runtime: headless Chromium for
+the browser, Node.js for node, wasmtime for WASI (those runtimes themselves are
+tests/test_runtimes.py)."""
 
+import importlib.util
 import json
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from wasmforge.verifying import regrtest
 from wasmforge.core.errors import RegrtestError
+from wasmforge.model.manifest import manifest_for, write_manifest
+from wasmforge.model.plan import plan_for
+from wasmforge.model.workspace import Workspace
+from wasmforge.verifying import regrtest
 from wasmforge.verifying.runtimes import PythonJob, PythonRun
 from wasmforge.verifying.runtimes.chromium import ChromiumRuntime, chromium_executable
-from wasmforge.model.workspace import Workspace
 
-from .conftest import ROOT, built_dist
+from .conftest import BROWSER_TARGET, NEEDS_NODE, NEEDS_WASI, NODE_TARGET, ROOT, WASI_TARGET, built_dist
 
-EXPECTATIONS = ROOT / "recipes" / "cpython" / "tests" / "regrtest-emscripten-browser.json"
+EXPECTATIONS = {
+    BROWSER_TARGET: ROOT / "recipes" / "cpython" / "tests" / "regrtest-emscripten-browser.json",
+    NODE_TARGET: ROOT / "recipes" / "cpython" / "tests" / "regrtest-emscripten-node.json",
+    WASI_TARGET: ROOT / "recipes" / "cpython" / "tests" / "regrtest-wasi-wasi.json",
+}
+# Every extension module each build promises (tests/test_browser_artifact.py, tests/test_node_flavor.py,
+# tests/test_wasi_flavor.py): its tests are in the default subset and pass.
+EXTENSION_TESTS = {
+    BROWSER_TARGET: {"test_zlib", "test_bz2", "test_lzma", "test_sqlite3", "test_ctypes", "test_decimal", "test_json"},
+    NODE_TARGET: {"test_zlib", "test_bz2", "test_lzma", "test_sqlite3", "test_ctypes", "test_decimal", "test_json"},
+    WASI_TARGET: {"test_zlib", "test_bz2", "test_lzma", "test_sqlite3", "test_decimal", "test_json"},
+}
+
+NODE = shutil.which("node") or shutil.which("nodejs")
+needs_chromium = pytest.mark.skipif(not Path(chromium_executable()).exists(), reason="Debian's chromium is not installed")
+needs_node = pytest.mark.skipif(NODE is None, reason="Node.js is not installed (scripts/install-host-deps.sh installs nodejs)")
+needs_wasmtime = pytest.mark.skipif(importlib.util.find_spec("wasmtime") is None,
+                                    reason="the wasmtime package is not installed (pip install -e '.[test]')")
+# What a run of each target's artifact needs: its runtime on the host, and the worker that has
+# its artifact (tests/conftest.py).
+RUNTIME_NEEDS = {
+    BROWSER_TARGET: [pytest.mark.browser, needs_chromium],
+    NODE_TARGET: [needs_node, NEEDS_NODE],
+    WASI_TARGET: [needs_wasmtime, NEEDS_WASI],
+}
+
+
+def on_their_runtimes(*target_ids: str) -> list:
+    """pytest parameters: each target with what its run needs (skipped when its runtime is missing)."""
+    return [pytest.param(target_id, marks=RUNTIME_NEEDS[target_id], id=target_id) for target_id in target_ids]
+
 
 # regrtest 3.13's output, as the browser run prints it (-W: a failing test's report is shown).
 LOG = """\
@@ -181,20 +217,19 @@ def test_the_junit_report_has_a_suite_per_module_and_expected_failures_as_skippe
     assert "UNEXPECTED FAILURES:" in regrtest.format_report(report)
 
 
-def test_the_browser_expectations_name_real_tests_each_with_a_reason():
+@pytest.mark.parametrize("target_id", [BROWSER_TARGET, NODE_TARGET, WASI_TARGET])
+def test_each_targets_expectations_name_real_tests_with_reasons_and_a_subset_touching_every_extension(target_id):
     ws = Workspace.load(root=ROOT)
-    target = ws.matrix.resolve("emscripten-browser")
+    target = ws.matrix.resolve(target_id)
     path = regrtest.expectations_path(ws, target)
-    assert path == EXPECTATIONS
+    assert path == EXPECTATIONS[target_id]
     listed = regrtest.load_expectations(path)
+    assert EXTENSION_TESTS[target_id] <= set(listed.default)
+    assert 30 <= len(listed.default) <= 80
     tarball = ws.cache.path_for(next(c.source.sha256 for c in ws.book.components_for(target) if c.name == "cpython"))
     if not tarball.is_file():
         pytest.skip("the CPython source tarball is not in the cache (invoke fetch)")
-    sources = regrtest.read_test_sources(tarball, sorted(listed.support_files))
-    regrtest.check_expectations(listed, sources)
-    extension_tests = {"test_zlib", "test_bz2", "test_lzma", "test_sqlite3", "test_ctypes", "test_decimal", "test_json"}
-    assert extension_tests <= set(listed.default)
-    assert 30 <= len(listed.default) <= 80
+    regrtest.check_expectations(listed, regrtest.read_test_sources(tarball, sorted(listed.support_files)))
 
 
 class CannedRuntime:
@@ -213,15 +248,19 @@ class CannedRuntime:
         return PythonRun(exit_code=2, output=LOG, collected={}, seconds=2.0)
 
 
-def test_any_runtime_behind_the_protocol_can_run_the_suite(tmp_path):
-    ws = Workspace.load(root=ROOT)
-    target = ws.matrix.resolve("emscripten-browser")
-    tarball = ws.cache.path_for(next(c.source.sha256 for c in ws.book.components_for(target) if c.name == "cpython"))
-    if not (ws.paths.dist / target.id / "manifest.json").is_file() or not tarball.is_file():
-        pytest.skip("needs the built artifact and the cached CPython source")
+def test_any_runtime_behind_the_protocol_can_run_the_suite(project_copy, tmp_path):
+    ws = Workspace.load(root=project_copy)
+    plan = plan_for(ws, ws.matrix.resolve("emscripten-browser"))
+    if not ws.cache.path_for(plan.main.component.source.sha256).is_file():
+        pytest.skip("the CPython source tarball is not in the cache (invoke fetch)")
+    # Of the artifact, regrtest reads only the manifest (which CPython source it was built from);
+    # the canned runtime runs nothing.
+    dist = ws.paths.dist_of(plan.target)
+    dist.mkdir(parents=True)
+    write_manifest(dist, manifest_for(plan, outputs=()))
     runtime = CannedRuntime()
     request = regrtest.RegrtestRequest(tests=["test_zlib", "test_types", "test_time", "test_json"], junit=tmp_path / "j.xml", echo=False)
-    report = regrtest.run_regrtest(ws, target, runtime, request)
+    report = regrtest.run_regrtest(ws, plan.target, runtime, request)
     job = runtime.jobs[0]
     assert job.args[:2] == ("-m", "test") and job.args[-4:] == ("test_zlib", "test_types", "test_time", "test_json")
     assert "/usr/local/lib/python3.13/test/libregrtest/main.py" in job.files
@@ -230,26 +269,55 @@ def test_any_runtime_behind_the_protocol_can_run_the_suite(tmp_path):
     assert (tmp_path / "j.xml").is_file()
 
 
+# ------------------------------------------------------------------------------------------------
+# CPython's suite in the real artifacts
+
+# A test id each target lists as failing, and the module that runs it: taken off a copy of the
+# list, its failure must be reported as unexpected.
+LISTED_FAILURE = {
+    NODE_TARGET: ("test_sys", "test.test_sys.SysModuleTest.test_stdlib_dir"),
+    WASI_TARGET: ("test_sqlite3", "test.test_sqlite3.test_transactions.TransactionTests.test_insert_starts_transaction"),
+}
+
+
 @pytest.mark.docker
-@pytest.mark.browser
-@pytest.mark.skipif(not Path(chromium_executable()).exists(), reason="Debian's chromium is not installed")
-def test_the_default_subset_passes_in_chromium_with_only_listed_failures(invoke_cli, tmp_path):
-    built_dist()
+@pytest.mark.parametrize("target_id", on_their_runtimes(BROWSER_TARGET, NODE_TARGET, WASI_TARGET))
+def test_the_default_subset_passes_with_only_listed_failures(target_id, invoke_cli, tmp_path):
+    built_dist(target_id)
     junit = tmp_path / "regrtest.xml"
-    result = invoke_cli(["test", "--target", "emscripten-browser", "--junit", str(junit)], cwd=ROOT)
+    result = invoke_cli(["test", "--target", target_id, "--junit", str(junit)], cwd=ROOT)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "unexpected failures: none" in result.stdout
     suites = {suite.get("name"): suite for suite in ET.parse(junit).getroot()}
-    assert set(suites) == set(regrtest.load_expectations(EXPECTATIONS).default)
-    for name in ("test_zlib", "test_bz2", "test_lzma", "test_sqlite3", "test_ctypes", "test_decimal", "test_json"):
+    assert set(suites) == set(regrtest.load_expectations(EXPECTATIONS[target_id]).default)
+    for name in sorted(EXTENSION_TESTS[target_id]):
         suite = suites[name]
         assert int(suite.get("tests")) > 50 and suite.get("failures") == "0" and suite.get("errors") == "0", name
     assert sum(int(suite.get("tests")) for suite in suites.values()) > 5000
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize("target_id", on_their_runtimes(*LISTED_FAILURE))
+def test_a_failure_the_list_does_not_name_fails_the_run(target_id, invoke_cli, project_copy, tmp_path):
+    dist = built_dist(target_id)
+    (project_copy / "dist").mkdir()
+    (project_copy / "dist" / target_id).symlink_to(dist)
+    module, test_id = LISTED_FAILURE[target_id]
+    path = project_copy / EXPECTATIONS[target_id].relative_to(ROOT)
+    listed = json.loads(path.read_text())
+    del listed["fail"][test_id]
+    path.write_text(json.dumps(listed))
+    junit = tmp_path / "regrtest.xml"
+    result = invoke_cli(["test", "--target", target_id, "--tests", module, "--junit", str(junit)], cwd=project_copy)
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "UNEXPECTED FAILURES:" in result.stdout and test_id in result.stdout
+    failures = [case.get("name") for case in ET.parse(junit).getroot().iter("testcase") if case.find("failure") is not None]
+    assert test_id in failures
+
+
+@pytest.mark.docker
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(chromium_executable()).exists(), reason="Debian's chromium is not installed")
+@needs_chromium
 def test_pdb_and_doctest_import_in_the_artifact():
     """wasm_assets.py drops rlcompleter.py when there is no readline module, but pdb imports it
     and doctest imports pdb: recipes/cpython/build.sh adds it back."""

@@ -2,8 +2,6 @@
 
 import json
 
-from wasmforge.core.errors import MatrixError, UnknownTargetError
-
 from .conftest import BROWSER_TARGET, ROOT
 
 
@@ -53,24 +51,3 @@ def test_the_dockerfile_builds_every_component_networkless_from_the_locked_toolc
     assert "SOURCE_DATE_EPOCH=" in dockerfile
     assert "-sUSE_" not in dockerfile, "emscripten ports download at build time"
     assert any(p["name"] == "emscripten" and p["version"] == "3.1.69+dfsg-3" for p in lock["packages"])
-
-
-def test_a_malformed_matrix_stops_every_task_with_one_line(invoke_cli, project_copy):
-    matrix_path = project_copy / "matrix.json"
-    data = json.loads(matrix_path.read_text())
-    data["entries"][0]["flags"] = ["dynamic-linking", "warp-drive"]
-    matrix_path.write_text(json.dumps(data))
-    before = sorted(p for p in project_copy.rglob("*"))
-    result = invoke_cli(["render"], cwd=project_copy)
-    assert result.returncode == MatrixError.exit_code
-    assert result.stderr.strip() == (
-        "error: matrix.json: $.entries[0].flags[1]: unknown flag 'warp-drive' (known: dynamic-linking, pthreads, debug)"
-    )
-    assert sorted(p for p in project_copy.rglob("*")) == before, "nothing is written"
-
-
-def test_an_unknown_target_on_the_command_line_lists_the_valid_ones(invoke_cli):
-    result = invoke_cli(["build", "--target", "emscripten-browzer"], cwd=ROOT)
-    assert result.returncode == UnknownTargetError.exit_code
-    assert "unknown target 'emscripten-browzer'" in result.stderr
-    assert "emscripten-browser" in result.stderr and BROWSER_TARGET in result.stderr

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import WASI_TARGET, built_dist
+from .conftest import NEEDS_WASI, WASI_TARGET, built_dist
 
 wasmtime = pytest.importorskip("wasmtime", reason="the wasmtime package is not installed (pip install -e '.[test]')")
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, NEEDS_WASI]
 
 GUEST_PREFIX = "/usr/local"
 GUEST_WORK = "/work"

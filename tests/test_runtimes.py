@@ -1,26 +1,25 @@
-"""`invoke test` on the node and WASI flavors: Node.js runs python.js, wasmtime runs python.wasm.
+"""The runtimes that run an artifact's interpreter on the host: Node.js runs python.js, wasmtime
+runs python.wasm, and each flavor has one.
 
-The fast tests drive each runtime with a stand-in artifact (a small script for node, a small WASI
-module for wasmtime) to pin down what every runtime owes regrtest: the job's files where the
-interpreter looks for them, its scratch files read back, output in order, the exit code, and a
-crash or a hang told apart from an exit. The docker-marked tests run CPython's own suite in the
-real artifacts."""
+Each runtime is driven with a stand-in artifact (a small script for node, a small WASI module for
+wasmtime) to pin down what every runtime owes regrtest and the smoke test: the job's files where
+the interpreter looks for them, its scratch files read back, output in order, the exit code, and a
+crash or a hang told apart from an exit. CPython's own suite on each runtime, in the real
+artifacts, is tests/test_regrtest.py."""
 
-import json
 import shutil
 import tarfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from wasmforge.model.workspace import Workspace
 from wasmforge.verifying import regrtest
 from wasmforge.verifying.runtimes import PythonJob, runtime_for
 from wasmforge.verifying.runtimes.host import Mount, Mounts, OutputLog
 from wasmforge.verifying.runtimes.node import NodeRuntime, crash_report, host_args
-from wasmforge.model.workspace import Workspace
 
-from .conftest import NODE_TARGET, ROOT, WASI_TARGET, built_dist
+from .conftest import ROOT
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 needs_node = pytest.mark.skipif(NODE is None, reason="Node.js is not installed (scripts/install-host-deps.sh installs nodejs)")
@@ -29,16 +28,6 @@ try:
 except ImportError:  # pragma: no cover - the test extra installs it
     wasmtime = None
 needs_wasmtime = pytest.mark.skipif(wasmtime is None, reason="the wasmtime package is not installed (pip install -e '.[test]')")
-
-EXPECTATIONS = {
-    NODE_TARGET: ROOT / "recipes" / "cpython" / "tests" / "regrtest-emscripten-node.json",
-    WASI_TARGET: ROOT / "recipes" / "cpython" / "tests" / "regrtest-wasi-wasi.json",
-}
-# Every extension module each build promises (tests/test_node_flavor.py, tests/test_wasi_flavor.py).
-EXTENSION_TESTS = {
-    NODE_TARGET: {"test_zlib", "test_bz2", "test_lzma", "test_sqlite3", "test_ctypes", "test_decimal", "test_json"},
-    WASI_TARGET: {"test_zlib", "test_bz2", "test_lzma", "test_sqlite3", "test_decimal", "test_json"},
-}
 
 # ------------------------------------------------------------------------------------------------
 # Guest paths on the host
@@ -236,72 +225,3 @@ def test_wasmtime_refuses_a_job_file_outside_the_guest_prefix_and_tmp(tmp_path):
     dist = wasi_stand_in(tmp_path / "dist", WASI_PRINTS_AND_EXITS_3)
     with pytest.raises(ValueError, match="outside the runtime's mounts"):
         WasmtimeRuntime().run_python(dist, PythonJob(args=(), files={"/home/x.py": b""}))
-
-
-# ------------------------------------------------------------------------------------------------
-# The lists of what each target expects
-
-
-@pytest.mark.parametrize("target_id", [NODE_TARGET, WASI_TARGET])
-def test_each_runtime_target_lists_real_tests_with_reasons_and_a_subset_touching_every_extension(target_id):
-    ws = Workspace.load(root=ROOT)
-    target = ws.matrix.resolve(target_id)
-    path = regrtest.expectations_path(ws, target)
-    assert path == EXPECTATIONS[target_id]
-    listed = regrtest.load_expectations(path)
-    assert EXTENSION_TESTS[target_id] <= set(listed.default)
-    assert 30 <= len(listed.default) <= 80
-    tarball = ws.cache.path_for(next(c.source.sha256 for c in ws.book.components_for(target) if c.name == "cpython"))
-    if not tarball.is_file():
-        pytest.skip("the CPython source tarball is not in the cache (invoke fetch)")
-    regrtest.check_expectations(listed, regrtest.read_test_sources(tarball, sorted(listed.support_files)))
-
-
-# ------------------------------------------------------------------------------------------------
-# CPython's suite in the real artifacts
-
-# A test id each target lists as failing, and the module that runs it: taken off a copy of the
-# list, its failure must be reported as unexpected.
-LISTED_FAILURE = {
-    NODE_TARGET: ("test_sys", "test.test_sys.SysModuleTest.test_stdlib_dir"),
-    WASI_TARGET: ("test_sqlite3", "test.test_sqlite3.test_transactions.TransactionTests.test_insert_starts_transaction"),
-}
-RUNTIME_TARGETS = [
-    pytest.param(NODE_TARGET, marks=needs_node, id=NODE_TARGET),
-    pytest.param(WASI_TARGET, marks=needs_wasmtime, id=WASI_TARGET),
-]
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("target_id", RUNTIME_TARGETS)
-def test_the_default_subset_passes_with_only_listed_failures(target_id, invoke_cli, tmp_path):
-    built_dist(target_id)
-    junit = tmp_path / "regrtest.xml"
-    result = invoke_cli(["test", "--target", target_id, "--junit", str(junit)], cwd=ROOT)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "unexpected failures: none" in result.stdout
-    suites = {suite.get("name"): suite for suite in ET.parse(junit).getroot()}
-    assert set(suites) == set(regrtest.load_expectations(EXPECTATIONS[target_id]).default)
-    for name in sorted(EXTENSION_TESTS[target_id]):
-        suite = suites[name]
-        assert int(suite.get("tests")) > 50 and suite.get("failures") == "0" and suite.get("errors") == "0", name
-    assert sum(int(suite.get("tests")) for suite in suites.values()) > 5000
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("target_id", RUNTIME_TARGETS)
-def test_a_failure_the_list_does_not_name_fails_the_run(target_id, invoke_cli, project_copy, tmp_path):
-    dist = built_dist(target_id)
-    (project_copy / "dist").mkdir()
-    (project_copy / "dist" / target_id).symlink_to(dist)
-    module, test_id = LISTED_FAILURE[target_id]
-    path = project_copy / EXPECTATIONS[target_id].relative_to(ROOT)
-    listed = json.loads(path.read_text())
-    del listed["fail"][test_id]
-    path.write_text(json.dumps(listed))
-    junit = tmp_path / "regrtest.xml"
-    result = invoke_cli(["test", "--target", target_id, "--tests", module, "--junit", str(junit)], cwd=project_copy)
-    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "UNEXPECTED FAILURES:" in result.stdout and test_id in result.stdout
-    failures = [case.get("name") for case in ET.parse(junit).getroot().iter("testcase") if case.find("failure") is not None]
-    assert test_id in failures
