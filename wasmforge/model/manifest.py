@@ -1,12 +1,11 @@
 """manifest.json and SHA256SUMS: what went into an artifact and what came out, by sha256."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wasmforge.core.errors import ManifestError
-from wasmforge.core.files import write_json_atomic
+from wasmforge.core.files import read_json, write_json_atomic
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model.plan import BuildPlan
 
@@ -93,8 +92,10 @@ def write_manifest(directory: Path, manifest: Manifest) -> None:
 
 
 def read_manifest(path: Path) -> Manifest:
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found")
+    data = read_json(path, ManifestError, "manifest")
     try:
-        data = json.loads(path.read_text())
         return Manifest(
             target=data["target"],
             source_date_epoch=int(data["source_date_epoch"]),
@@ -103,7 +104,5 @@ def read_manifest(path: Path) -> Manifest:
             inputs=tuple(InputRecord(**i) for i in data["inputs"]),
             outputs=tuple(FileRecord(**o) for o in data["outputs"]),
         )
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise ManifestError(f"{path}: not a wasmforge manifest ({exc!r})") from exc
+        raise ManifestError(f"{path}: not a wasmforge manifest ({exc!r})") from None

@@ -6,12 +6,12 @@ digest, not an image id, identifies the toolchain. building/toolchain_image.py m
 images from these.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from wasmforge.core.hashing import Pin
 from wasmforge.core.errors import ToolchainError
+from wasmforge.core.files import read_json
 from wasmforge.core.hashing import sha256_json
 
 IMAGE_REPOSITORY = "wasmforge-toolchain"
@@ -74,8 +74,8 @@ class ToolchainLock:
 
 
 def load_spec(path: Path) -> ToolchainSpec:
+    data = read_json(path, ToolchainError, "toolchain spec")
     try:
-        data = json.loads(path.read_text())
         return ToolchainSpec(
             name=data["name"],
             kind=data["kind"],
@@ -86,15 +86,15 @@ def load_spec(path: Path) -> ToolchainSpec:
             packages=tuple(data["packages"]),
             spec_path=path,
         )
-    except (OSError, ValueError, KeyError) as exc:
-        raise ToolchainError(f"{path}: cannot read toolchain spec: {exc!r}") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ToolchainError(f"{path}: not a toolchain spec ({exc!r})") from None
 
 
 def load_lock(path: Path) -> ToolchainLock:
     if not path.is_file():
         raise ToolchainError(f"{path}: toolchain lock missing; run `invoke lock-toolchain` to create it")
+    data = read_json(path, ToolchainError, "toolchain lock")
     try:
-        data = json.loads(path.read_text())
         packages = tuple(LockedPackage(**entry) for entry in data["packages"])
         return ToolchainLock(
             toolchain=data["toolchain"],
@@ -103,8 +103,8 @@ def load_lock(path: Path) -> ToolchainLock:
             packages=packages,
             path=path,
         )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ToolchainError(f"{path}: malformed toolchain lock: {exc!r}") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ToolchainError(f"{path}: malformed toolchain lock: {exc!r}") from None
 
 
 def lock_to_json(lock: ToolchainLock) -> dict:
