@@ -27,6 +27,10 @@ class DirectoryStore:
     url: str
     root: Path
 
+    @property
+    def location(self) -> str:
+        return self.root.resolve().as_uri()
+
     def read_index(self) -> SignedIndex | None:
         index = self.root / INDEX
         if not index.is_file():
