@@ -25,6 +25,7 @@ import pytest
 from wasmforge.releasing.freshness import SeenVersions
 from wasmforge.model.manifest import InputRecord, Manifest, record_outputs, write_manifest
 from wasmforge.releasing.publish import PublishRequest, PublishResult, publish
+from wasmforge.releasing.publisher_state import PublisherState
 from wasmforge.releasing.pull import PullRequest, PullResult, pull
 from wasmforge.releasing.release_index import INDEX, INDEX_SIGNATURE
 from wasmforge.releasing.signing import PublicKey, SigningKey, generate_keypair, load_public_key, load_signing_key
@@ -83,10 +84,16 @@ def make_dist(root: Path, seed: int = 1, target_id: str = BROWSER_TARGET, nested
 
 
 def publish_dist(store_url: str, dist: Path, keys: Keys, version: str = "v1", now: datetime = NOW,
-                 expires_in: timedelta = timedelta(days=30), target_id: str = BROWSER_TARGET) -> PublishResult:
+                 expires_in: timedelta = timedelta(days=30), target_id: str = BROWSER_TARGET,
+                 recover_from: int | None = None) -> PublishResult:
+    """Publish as the holder of `keys`, whose publisher state lives next to the key."""
     request = PublishRequest(target_id=target_id, dist=dist, version=version, key=keys.signing, schema=SCHEMA,
-                             now=now, expires_in=expires_in)
+                             now=now, state=publisher_state(keys), expires_in=expires_in, recover_from=recover_from)
     return publish(open_writable_store(store_url), request)
+
+
+def publisher_state(keys: Keys) -> PublisherState:
+    return PublisherState(keys.private.parent / "publish-state.json", lock_timeout=10)
 
 
 def pull_release(store_url: str, dest: Path, key: PublicKey, state: Path, version: str = "latest",

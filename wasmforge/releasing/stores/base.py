@@ -54,6 +54,11 @@ class WritableStore(Store, Protocol):
     def write_index(self, signed: SignedIndex) -> None:
         ...
 
+    def publish_lock(self) -> Path | None:
+        """A lock file inside the store that publishers take, or None when the store cannot hold
+        one (then publishers lock on their own machine)."""
+        ...
+
 
 def read_limited(stream: BinaryIO, limit: int, what: str, deadline: float = SMALL_READ_DEADLINE) -> bytes:
     """At most `limit` bytes, within `deadline` seconds in all."""

@@ -100,6 +100,9 @@ class OciStore:
         digest = self._put_manifest(tag, manifest)
         return f"{self.url}:{tag}@{digest}"
 
+    def publish_lock(self) -> Path | None:
+        return None
+
     def write_index(self, signed: SignedIndex) -> None:
         self._push_bytes(EMPTY_JSON)
         self._push_bytes(signed.data)
