@@ -53,6 +53,12 @@ def make_keys(directory: Path) -> Keys:
     return Keys(pair.private, pair.public, load_signing_key(pair.private), load_public_key(pair.public))
 
 
+def load_keys(directory: Path) -> Keys:
+    """The key pair `invoke keygen` left in `directory` (a copy of a key is another publisher)."""
+    private, public = directory / "release.key.pem", directory / "release.pub.pem"
+    return Keys(private, public, load_signing_key(private), load_public_key(public))
+
+
 def make_dist(root: Path, seed: int = 1, target_id: str = BROWSER_TARGET, nested: bool = False) -> Path:
     """A dist folder as `invoke build` leaves it; python.data spans several 1 MiB read chunks.
     `nested` lays it out as the node flavor does: the stdlib in lib/, with a dot-file landmark."""
