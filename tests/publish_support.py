@@ -103,9 +103,10 @@ def publisher_state(keys: Keys) -> PublisherState:
 
 
 def pull_release(store_url: str, dest: Path, key: PublicKey, state: Path, version: str = "latest",
-                 now: datetime = NOW, target_id: str = BROWSER_TARGET, force: bool = False) -> PullResult:
+                 now: datetime = NOW, target_id: str = BROWSER_TARGET, force: bool = False, **options: Any) -> PullResult:
+    """`options` are further PullRequest fields (limits, max_lifetime, accept_new_store)."""
     request = PullRequest(target_id=target_id, version=version, dest=dest, public_key=key,
-                          seen=SeenVersions(state), schema=SCHEMA, now=now, force=force)
+                          seen=SeenVersions(state), schema=SCHEMA, now=now, force=force, **options)
     return pull(open_store(store_url), request)
 
 
