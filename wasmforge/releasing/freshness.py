@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wasmforge.core import log
+from wasmforge.core import faults, log
 from wasmforge.core.errors import ReleaseIndexError, StaleIndexError, StoreIdentityError
 from wasmforge.core.files import write_json_atomic
 from wasmforge.core.locks import locked
@@ -65,6 +65,7 @@ class SeenVersions:
         # other's records (a lost record is a rollback window).
         with locked(self.lock, "the pull state", self.lock_timeout):
             state = self._read()
+            faults.point("pull-state-read")
             if location is not None:
                 self._check_identity(state["stores"], index, origin, location, accept_new_store)
             # Keyed by store id (shared by every mirror of a store), not by URL, so a stale
