@@ -11,8 +11,31 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 from .conftest import ROOT
+
+# Every child a test starts, so that one left stopped or running by a failing test is killed.
+STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes() -> Iterator[None]:
+    """Autouse in every module that imports it: kill what the test started and left behind."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(command, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    STARTED.append(process)
+    return process
 
 
 @dataclass(frozen=True)
@@ -32,8 +55,7 @@ class Cli:
 
     def start(self, *args: str, fault: str | None = None, **extra: str) -> subprocess.Popen[str]:
         command = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args]
-        return subprocess.Popen(command, cwd=ROOT, env=self.env(fault, **extra), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return spawn(command, self.env(fault, **extra))
 
     def run(self, *args: str, fault: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
         process = self.start(*args, fault=fault, **extra)

@@ -19,7 +19,7 @@ from wasmforge.core.cache import ContentCache
 from wasmforge.core.hashing import Pin
 
 from .conftest import ROOT
-from .fault_support import killed, wait_until_stopped
+from .fault_support import killed, no_stray_processes, spawn, wait_until_stopped  # noqa: F401 (autouse fixture)
 
 PAYLOAD = b"pinned source bytes\n" * 5000
 SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -80,8 +80,7 @@ def start(tmp_path: Path, action: str, cache: Path, argument: str, fault: str | 
     env["PYTHONPATH"] = str(ROOT)
     if fault:
         env["WASMFORGE_FAULT"] = fault
-    return subprocess.Popen([sys.executable, "-c", CHILD, action, str(cache), argument, str(payload)],
-                            cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return spawn([sys.executable, "-c", CHILD, action, str(cache), argument, str(payload)], env)
 
 
 def finish(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:

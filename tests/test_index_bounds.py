@@ -8,7 +8,7 @@ import pytest
 
 from wasmforge.core.errors import PublishError, ReleaseIndexError
 
-from .fault_support import Cli, error_line
+from .fault_support import Cli, error_line, no_stray_processes  # noqa: F401 (an autouse fixture)
 from .publish_support import NOW, make_dist, make_keys, publish_dist, pull_release, resign_index
 
 

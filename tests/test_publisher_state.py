@@ -15,7 +15,7 @@ import pytest
 from wasmforge.core.errors import StaleIndexError, StoreIdentityError
 from wasmforge.releasing.release_index import INDEX
 
-from .fault_support import Cli, killed, wait_until_stopped
+from .fault_support import Cli, killed, no_stray_processes, wait_until_stopped  # noqa: F401 (an autouse fixture)
 from .publish_support import Keys, make_dist, make_keys, publish_dist, pull_release
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from wasmforge.core.errors import LockError
 
-from .fault_support import Cli, error_line, killed, siblings, wait_until_stopped
+from .fault_support import Cli, error_line, killed, no_stray_processes, siblings, wait_until_stopped  # noqa: F401 (an autouse fixture)
 from .publish_support import make_dist, make_keys, publish_dist
 
 

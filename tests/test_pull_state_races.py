@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from .fault_support import Cli, killed, wait_until_stopped
+from .fault_support import Cli, killed, no_stray_processes, wait_until_stopped  # noqa: F401 (an autouse fixture)
 from .publish_support import make_dist, make_keys, publish_dist
 
 

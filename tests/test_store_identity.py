@@ -6,7 +6,7 @@ from pathlib import Path
 
 from wasmforge.core.errors import StoreIdentityError
 
-from .fault_support import Cli, error_line
+from .fault_support import Cli, error_line, no_stray_processes  # noqa: F401 (an autouse fixture)
 from .publish_support import load_keys, make_dist, make_keys, publish_dist
 
 
