@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from wasmforge.core.errors import LockError
+from wasmforge.core.errors import LockError, PullError
 
 from .fault_support import Cli, error_line, killed, no_stray_processes, siblings, wait_until_stopped  # noqa: F401 (an autouse fixture)
 from .publish_support import make_dist, make_keys, publish_dist
@@ -116,3 +116,10 @@ def test_a_pull_that_cannot_get_the_lock_in_time_names_the_lock_and_its_holder(p
     after = puller.run("v2")
     assert after.returncode == 0, after.stderr
     assert release_in(puller.dest) == "v2" and siblings(puller.dest) == []
+
+
+def test_a_destination_that_cannot_be_written_is_a_one_line_error(tmp_path, puller):
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked = Puller(puller.cli, puller.store, puller.pubkey, tmp_path / "a-file" / "out").run("v2")
+    assert blocked.returncode == PullError.exit_code
+    assert "cannot write the destination" in error_line(blocked)
