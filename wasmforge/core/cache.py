@@ -7,7 +7,7 @@ download has a lock (locks/<hex>.download.lock), so that two fetches of one sour
 once, and any temporary download of that source found while holding it is a dead run's leftover.
 """
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -81,7 +81,7 @@ class ContentCache:
             candidate.unlink()
         return target
 
-    def _entry(self, sha256: str):  # type: ignore[no-untyped-def]
+    def _entry(self, sha256: str) -> AbstractContextManager[None]:
         return locked(self.root / "locks" / f"{sha256}.lock", f"cache entry {sha256[:16]}…", self.lock_timeout)
 
 

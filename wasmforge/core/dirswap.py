@@ -67,8 +67,7 @@ def recover(dest: Path) -> list[str]:
     if not dest.parent.is_dir():
         return []
     done: list[str] = []
-    leftovers = sorted(p for p in dest.parent.glob(f".{dest.name}.*") if p.name.split(".")[-1] != "lock"
-                       and _kind(p, dest) is not None)
+    leftovers = sorted(p for p in dest.parent.glob(f".{dest.name}.*") if _kind(p, dest) is not None)
     parked = [p for p in leftovers if _kind(p, dest) == OLD]
     if not dest.exists() and parked:
         parked[-1].rename(dest)

@@ -11,7 +11,6 @@ registries such as distribution 2.8 reject it, hence image manifests.
 """
 
 import hashlib
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
