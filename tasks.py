@@ -157,12 +157,16 @@ def keygen(c, out):
         "version": "Release version, e.g. v1.2.0; default nightly-<today, UTC>.",
         "dist": "Directory holding the build's files and manifest.json; default dist/<target-id>.",
         "key": "Ed25519 private key PEM; default $WASMFORGE_SIGNING_KEY.",
-        "expires-days": "Days until the re-signed index expires (pull refuses it after); default 30.",
+        "expires-days": "Days until the re-signed index expires (pull refuses it after); 1 to 365, default 30.",
+        "recover-from": "Index version of a store restored from a backup: extend it although this machine "
+                        "signed a newer one (0 for a store whose index is gone).",
     },
 )
-def publish(c, target="emscripten-browser", store=None, version=None, dist=None, key=None, expires_days=30):
+def publish(c, target="emscripten-browser", store=None, version=None, dist=None, key=None, expires_days=30,
+            recover_from=None):
     """Publish dist/<target-id>/ as a signed release: blobs by sha256, SHA256SUMS, provenance, index."""
-    _run(lambda: commands.cmd_publish(*_resolved_one(target), store, version, dist, key, int(expires_days)))
+    recover = int(recover_from) if recover_from is not None else None
+    _run(lambda: commands.cmd_publish(*_resolved_one(target), store, version, dist, key, int(expires_days), recover))
 
 
 @task(
@@ -173,11 +177,15 @@ def publish(c, target="emscripten-browser", store=None, version=None, dist=None,
         "dest": "Where the verified files go; default pulled/<target-id>.",
         "pubkey": "Pinned Ed25519 public key PEM; default $WASMFORGE_PUBKEY, else keys/release.pub.pem.",
         "force": "Replace a non-empty destination.",
+        "accept-new-store": "Trust the store now found at --store although another store was found there before.",
+        "min-rate": "Bytes a second a download must average (plus a minute's grace); default 65536.",
     },
 )
-def pull(c, target="emscripten-browser", version="latest", store=None, dest=None, pubkey=None, force=False):
+def pull(c, target="emscripten-browser", version="latest", store=None, dest=None, pubkey=None, force=False,
+         accept_new_store=False, min_rate=None):
     """Download a release, verify signature, freshness and every file, then move it into place."""
-    _run(lambda: commands.cmd_pull(*_resolved_one(target), version, store, dest, pubkey, force))
+    rate = int(min_rate) if min_rate is not None else None
+    _run(lambda: commands.cmd_pull(*_resolved_one(target), version, store, dest, pubkey, force, accept_new_store, rate))
 
 
 def _resolved_one(name: str):

@@ -19,7 +19,8 @@ from wasmforge.model.workspace import Workspace
 from wasmforge.releasing import nightly, signing
 from wasmforge.releasing.freshness import SeenVersions
 from wasmforge.releasing.publish import PublishRequest, publish
-from wasmforge.releasing.pull import PullRequest, pull
+from wasmforge.releasing.publisher_state import PublisherState
+from wasmforge.releasing.pull import PullRequest, TransferLimits, pull
 from wasmforge.releasing.release_index import LATEST
 from wasmforge.releasing.stores import open_store, open_writable_store
 from wasmforge.rendering import dockerfile, nix
@@ -158,7 +159,7 @@ def cmd_keygen(out: Path) -> int:
 
 
 def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: str | None, dist: str | None,
-                key_path: str | None, expires_days: int) -> int:
+                key_path: str | None, expires_days: int, recover_from: int | None = None) -> int:
     now = datetime.now(timezone.utc)
     request = PublishRequest(
         target_id=target.id,
@@ -167,23 +168,28 @@ def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: s
         key=_signing_key(ws, key_path),
         schema=ws.paths.schemas / "index.schema.json",
         now=now,
+        state=PublisherState(ws.paths.publish_state, ws.paths.lock_timeout()),
         expires_in=timedelta(days=expires_days),
+        recover_from=recover_from,
     )
     publish(open_writable_store(store_url or ws.paths.default_store), request)
     return 0
 
 
 def cmd_pull(ws: Workspace, target: Target, version: str | None, store_url: str | None, dest: str | None,
-             pubkey: str | None, force: bool) -> int:
+             pubkey: str | None, force: bool, accept_new_store: bool = False, min_rate: int | None = None) -> int:
     request = PullRequest(
         target_id=target.id,
         version=version or LATEST,
         dest=Path(dest) if dest else ws.paths.pulled_of(target),
         public_key=signing.load_public_key(ws.paths.public_key(pubkey)),
-        seen=SeenVersions(ws.paths.pull_state),
+        seen=SeenVersions(ws.paths.pull_state, ws.paths.lock_timeout()),
         schema=ws.paths.schemas / "index.schema.json",
         now=datetime.now(timezone.utc),
         force=force,
+        accept_new_store=accept_new_store,
+        limits=TransferLimits() if min_rate is None else TransferLimits(min_rate=min_rate),
+        lock_timeout=ws.paths.lock_timeout(),
     )
     pull(open_store(store_url or ws.paths.default_store), request)
     return 0
@@ -206,7 +212,8 @@ def cmd_reproduce_published(ws: Workspace, target: Target, version: str, store_u
     where = workdir or ws.paths.build_of(target) / f"reproduce-{version}-{stamp}"
     result = nightly.reproduce_from_store(
         ws, store_url or ws.paths.default_store, target, version,
-        signing.load_public_key(ws.paths.public_key(pubkey)), SeenVersions(ws.paths.pull_state), where,
+        signing.load_public_key(ws.paths.public_key(pubkey)), SeenVersions(ws.paths.pull_state, ws.paths.lock_timeout()),
+        where,
     )
     return _report_reproduction(result, f"reproduced {target.id} {version}: all {len(result.comparisons)} outputs identical")
 

@@ -2,19 +2,22 @@
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wasmforge.building import docker_engine, fetch, toolchain_image
-from wasmforge.core import log
+from wasmforge.core import dirswap, log
 from wasmforge.core.errors import BuildError
 from wasmforge.core.files import gzip_size
 from wasmforge.core.hashing import sha256_file
+from wasmforge.core.locks import locked
 from wasmforge.model.manifest import Manifest, manifest_for, record_outputs, write_manifest
 from wasmforge.model.plan import BuildPlan
 from wasmforge.model.workspace import Workspace
 from wasmforge.rendering.dockerfile import render_dockerfile
+
+# Two builds of one target collecting at once: the second waits for the first to finish copying.
+DIST_LOCK_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,23 +88,26 @@ def _prepare_context(context: Path, plan: BuildPlan, dockerfile: str, inputs: li
 
 
 def _collect(plan: BuildPlan, build_tag: str, dist: Path) -> Manifest:
+    """Copy the outputs into a staging folder beside dist/<target-id>/, write the manifest, then
+    swap it in (core/dirswap.py): a killed build leaves the previous dist or the new one, whole."""
     dist.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dist.parent, prefix=f".{dist.name}-"))
-    staging.chmod(0o755)  # mkdtemp's 0700 would make dist/<target-id>/ private to the builder
-    try:
-        docker_engine.copy_out(build_tag, "/wf/out/.", staging)
-        outputs = record_outputs(staging)
-        if not any(o.name.endswith(".wasm") for o in outputs):
-            raise BuildError(f"{plan.target.id}: the build produced no .wasm file (got {[o.name for o in outputs]})")
-        manifest = manifest_for(plan, outputs)
-        write_manifest(staging, manifest)
-        if dist.exists():
-            shutil.rmtree(dist)
-        staging.replace(dist)
-        return manifest
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with locked(dirswap.lock_path(dist), f"{dist}", DIST_LOCK_TIMEOUT):
+        for done in dirswap.recover(dist):
+            log.detail(done)
+        staging = dirswap.make_staging(dist)
+        staging.chmod(0o755)  # mkdtemp's 0700 would make dist/<target-id>/ private to the builder
+        try:
+            docker_engine.copy_out(build_tag, "/wf/out/.", staging)
+            outputs = record_outputs(staging)
+            if not any(o.name.endswith(".wasm") for o in outputs):
+                raise BuildError(f"{plan.target.id}: the build produced no .wasm file (got {[o.name for o in outputs]})")
+            manifest = manifest_for(plan, outputs)
+            write_manifest(staging, manifest)
+            dirswap.replace_directory(staging, dist)
+            return manifest
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
 
 def _summary(plan: BuildPlan, dist: Path, manifest: Manifest, durations: dict[str, float]) -> None:

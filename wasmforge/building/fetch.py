@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from wasmforge.core import log
+from wasmforge.core import faults, log
 from wasmforge.core.cache import ContentCache
 from wasmforge.core.errors import FetchError, IntegrityError
 from wasmforge.model.recipes import Component, Source
@@ -46,7 +46,7 @@ def fetch_sources(components: list[Component], cache: ContentCache, toolchain_im
             log.detail(f"{source.file}: cached, sha256 ok")
             fetched.append(FetchedInput(component.name, source, cached))
             continue
-        path = _try_url_mirrors(source, cache, failures.setdefault(source.file, []))
+        path = _download_once(source, cache, failures.setdefault(source.file, []))
         if path is not None:
             fetched.append(FetchedInput(component.name, source, path))
         elif any(m.debian for m in source.mirrors):
@@ -60,6 +60,19 @@ def fetch_sources(components: list[Component], cache: ContentCache, toolchain_im
             fetched.append(FetchedInput(component.name, component.source, cache.path_for(component.source.sha256)))
     order = {c.name: i for i, c in enumerate(components)}
     return sorted(fetched, key=lambda f: order[f.component])
+
+
+def _download_once(source: Source, cache: ContentCache, failures: list[str]) -> Path | None:
+    """Download under the source's download lock: a second process fetching the same source waits,
+    then finds it cached instead of downloading it again."""
+    with cache.downloading(source.sha256) as removed:
+        for name in removed:
+            log.detail(f"{source.file}: removed {name}, a download an interrupted run left")
+        cached = cache.lookup(source.pin())
+        if cached is not None:
+            log.detail(f"{source.file}: cached by another process meanwhile, sha256 ok")
+            return cached
+        return _try_url_mirrors(source, cache, failures)
 
 
 def _try_url_mirrors(source: Source, cache: ContentCache, failures: list[str]) -> Path | None:
@@ -79,7 +92,7 @@ def _try_url_mirrors(source: Source, cache: ContentCache, failures: list[str]) -
 def download_url(url: str, source: Source, cache: ContentCache) -> Path:
     """Stream `url` into a temp file in the cache, then verify and move it into place."""
     log.detail(f"{source.file}: downloading {url}")
-    fd, tmp_name = tempfile.mkstemp(dir=cache.temp_dir(), prefix="download-")
+    fd, tmp_name = tempfile.mkstemp(dir=cache.temp_dir(), prefix=cache.download_prefix(source.sha256))
     tmp = Path(tmp_name)
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(fd, "wb") as out:
@@ -99,6 +112,7 @@ def download_url(url: str, source: Source, cache: ContentCache) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    faults.point("fetch-downloaded")
     return cache.add(tmp, source.pin(), origin=url)
 
 

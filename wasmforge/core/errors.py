@@ -114,3 +114,15 @@ class BenchError(WasmforgeError):
     """A benchmark could not measure what it was asked to (a missing artifact or reference)."""
 
     exit_code = 22
+
+
+class LockError(WasmforgeError):
+    """Another process holds a lock (a destination, the pull state, a store) for longer than the wait."""
+
+    exit_code = 23
+
+
+class StoreIdentityError(WasmforgeError):
+    """A URL now serves another store than the one this machine, or this publisher, found there."""
+
+    exit_code = 24

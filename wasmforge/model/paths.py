@@ -10,6 +10,9 @@ from pathlib import Path
 from wasmforge.model.matrix import Target
 
 PULL_STATE_FILE = "pull-state.json"
+PUBLISH_STATE_FILE = "publish-state.json"
+# How long a command waits for a lock another process holds (a destination, a state file, a store).
+DEFAULT_LOCK_TIMEOUT = 300.0
 PUBLIC_KEY_FILE = "release.pub.pem"
 
 
@@ -95,6 +98,16 @@ class ProjectPaths:
         """The versions this machine has seen per store (rollback protection); with the cache,
         so that every checkout on the machine shares it."""
         return self.cache / PULL_STATE_FILE
+
+    @property
+    def publish_state(self) -> Path:
+        """The last index this machine signed into each store (publisher-side rollback protection)."""
+        return self.cache / PUBLISH_STATE_FILE
+
+    @staticmethod
+    def lock_timeout() -> float:
+        """Seconds to wait for a lock: $WASMFORGE_LOCK_TIMEOUT, else 300."""
+        return float(os.environ.get("WASMFORGE_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
 
     def public_key(self, explicit: str | None) -> Path:
         """The pinned release key: --pubkey, else $WASMFORGE_PUBKEY, else keys/release.pub.pem."""

@@ -12,6 +12,7 @@ from wasmforge.model.plan import plan_for
 from wasmforge.model.workspace import Workspace
 from wasmforge.releasing.freshness import SeenVersions
 from wasmforge.releasing.publish import PublishRequest, publish
+from wasmforge.releasing.publisher_state import PublisherState
 from wasmforge.releasing.pull import PullRequest, pull
 from wasmforge.releasing.signing import PublicKey, SigningKey
 from wasmforge.releasing.stores import open_store, open_writable_store
@@ -48,6 +49,7 @@ def run_nightly(ws: Workspace, targets: list[Target], day: date, store_url: str,
         publish(open_writable_store(store_url), PublishRequest(
             target_id=target.id, dist=dist, version=version, key=key,
             schema=ws.paths.schemas / "index.schema.json", now=datetime.now(timezone.utc),
+            state=PublisherState(ws.paths.publish_state, ws.paths.lock_timeout()),
         ))
         results.append(NightlyResult(target=target, version=version, dist=dist, smoke=smoke))
     return results

@@ -1,8 +1,10 @@
 """`invoke publish`: a verified dist directory becomes a signed release in a store.
 
 The dist files are copied into a private staging folder and checked there against manifest.json,
-so what is uploaded is exactly what was checked. The store's current index is verified with the
-publishing key before it is extended: a tampered store is never signed over.
+so what is uploaded is exactly what was checked; every argument and the dist folder are checked
+before anything is written to the store. Under the store's publish lock, the store's current index
+is verified with the publishing key and compared with what this publisher last signed there
+(publisher_state.py) before it is extended: a tampered or rolled-back store is never signed over.
 """
 
 import hashlib
@@ -12,11 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from wasmforge.core import log
-from wasmforge.core.errors import PublishError
+from wasmforge.core import faults, log
+from wasmforge.core.errors import PublishError, StaleIndexError, StoreIdentityError
 from wasmforge.core.hashing import sha256_file
+from wasmforge.core.locks import locked
 from wasmforge.model.manifest import CHECKSUMS, MANIFEST, Manifest, read_manifest
+from wasmforge.releasing.freshness import MAX_LIFETIME
 from wasmforge.releasing.provenance import statement_bytes, subjects_for
+from wasmforge.releasing.publisher_state import PublisherState, SignedRecord
 from wasmforge.releasing.release_index import (
     CHECKSUMS_SIGNATURE, PROVENANCE, TARGET, VERSION, Release, ReleaseFile, ReleaseIndex,
     empty_index, format_time, is_safe_file_name, parse_index,
@@ -36,7 +41,11 @@ class PublishRequest:
     key: SigningKey
     schema: Path
     now: datetime
+    state: PublisherState
     expires_in: timedelta = DEFAULT_EXPIRY
+    # The index version of a store restored from a backup that this publisher may extend although
+    # it signed a newer one (its next index then gets a version above both).
+    recover_from: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,26 +60,40 @@ def publish(store: WritableStore, request: PublishRequest) -> PublishResult:
     _check_request(request)
     now = request.now.replace(microsecond=0)
     log.info(f"publish {request.target_id} {request.version} from {request.dist} to {store.url}")
-    current = _current_index(store, request, now)
     with tempfile.TemporaryDirectory(prefix="wasmforge-publish-") as tmp:
         staging = Path(tmp)
+        # Staged and checked first: a bad dist folder writes nothing to the store.
         release = _stage_release(request, staging, now)
-        existing = current.lookup(release.target, release.version)
-        if existing is not None and not existing.same_content(release):
-            raise PublishError(
-                f"{release.target} {release.version} is already in {store.url} with different files; "
-                "releases are immutable, publish under another --version"
-            )
-        if existing is None:
-            for item in release.files:
-                log.detail(f"{item.name:<24} {log.format_bytes(item.size):>11}  sha256 {item.sha256[:16]}…")
-            location = store.put_release(release, staging)
-        else:
-            log.detail("already published with identical files; re-signing the index with a fresh expiry")
-            release, location = existing, "unchanged"
+        with locked(_lock_path(store, request.state), f"publishing to {store.url}", request.state.lock_timeout):
+            return _publish_locked(store, request, release, staging, now)
+
+
+def _publish_locked(store: WritableStore, request: PublishRequest, release: Release, staging: Path,
+                    now: datetime) -> PublishResult:
+    signed = store.read_index()
+    current = _current_index(store, signed, request, now)
+    floor = _check_continuity(store, signed, current, request)
+    existing = current.lookup(release.target, release.version)
+    if existing is not None and not existing.same_content(release):
+        raise PublishError(
+            f"{release.target} {release.version} is already in {store.url} with different files; "
+            "releases are immutable, publish under another --version"
+        )
+    if existing is None:
+        for item in release.files:
+            log.detail(f"{item.name:<24} {log.format_bytes(item.size):>11}  sha256 {item.sha256[:16]}…")
+        location = store.put_release(release, staging)
+    else:
+        log.detail("already published with identical files; re-signing the index with a fresh expiry")
+        release, location = existing, "unchanged"
+    faults.point("publish-release-stored")
     added = () if existing is not None else (release,)
-    index = current.successor(request.key.public.key_id, now, now + request.expires_in, added)
-    _write_index(store, index, request)
+    index = current.successor(request.key.public.key_id, now, now + request.expires_in, added, version=floor + 1)
+    data = _write_index(store, index, request)
+    faults.point("publish-index-written")
+    request.state.record(store.location, SignedRecord(
+        store_id=index.store_id, index_version=index.index_version, index_sha256=hashlib.sha256(data).hexdigest(),
+    ))
     log.info(f"published {release.target} {release.version}: {location}")
     log.detail(f"index version {index.index_version}, expires {format_time(index.expires)}, key {index.key_id}")
     return PublishResult(release=release, index=index, location=location, already_published=existing is not None)
@@ -87,11 +110,63 @@ def _check_request(request: PublishRequest) -> None:
         raise PublishError("'latest' is what pull calls the newest release; choose another --version")
     if TARGET.fullmatch(request.target_id) is None:
         raise PublishError(f"target id '{request.target_id}' cannot be published (not a store-safe name)")
+    if not timedelta(0) < request.expires_in <= MAX_LIFETIME:
+        raise PublishError(
+            f"--expires-days must be between 1 and {MAX_LIFETIME.days} (pull refuses an index valid for longer), "
+            f"not {request.expires_in.days}"
+        )
+    if request.recover_from is not None and request.recover_from < 0:
+        raise PublishError(f"--recover-from must be an index version (0 or more), not {request.recover_from}")
 
 
-def _current_index(store: WritableStore, request: PublishRequest, now: datetime) -> ReleaseIndex:
-    signed = store.read_index()
+def _lock_path(store: WritableStore, state: PublisherState) -> Path:
+    own = store.publish_lock()
+    if own is not None:
+        return own
+    return state.locks_dir() / f"publish-{hashlib.sha256(store.location.encode()).hexdigest()[:16]}.lock"
+
+
+def _check_continuity(store: WritableStore, signed: SignedIndex | None, current: ReleaseIndex,
+                      request: PublishRequest) -> int:
+    """The store's index must be the one this publisher last signed there (or a newer one signed
+    with the same key); anything older or different is refused unless --recover-from names it.
+    Returns the version the next index must exceed."""
+    last = request.state.last_signed(store.location)
+    have = current.index_version
+    if last is None:
+        return have
+    digest = hashlib.sha256(signed.data).hexdigest() if signed is not None else None
+    same_store = signed is not None and current.store_id == last.store_id
+    if same_store and (have, digest) == (last.index_version, last.index_sha256):
+        return have
+    if same_store and have > last.index_version:
+        log.warning(f"{store.url}: index version {have} is newer than the {last.index_version} this publisher signed "
+                    "(another publisher with this key, or a publish interrupted after writing the index)")
+        return have
+    if request.recover_from is not None and request.recover_from == have:
+        log.warning(f"{store.url}: extending index version {have} as --recover-from asks; this publisher signed "
+                    f"version {last.index_version}, so the next index is {max(have, last.index_version) + 1}")
+        return max(have, last.index_version)
+    found = "no index" if signed is None else f"index version {have} of store {current.store_id}"
+    if signed is not None and not same_store:
+        raise StoreIdentityError(
+            f"{store.url}: holds {found}, but this publisher last signed version {last.index_version} of store "
+            f"{last.store_id} there; refusing to publish (pass --recover-from {have} if this is deliberate)"
+        )
+    raise StaleIndexError(
+        f"{store.url}: holds {found}, but this publisher last signed version {last.index_version} "
+        f"(sha256 {last.index_sha256[:16]}…) there: the store was rolled back or replaced; refusing to publish over it "
+        f"(if it was restored from a backup, pass --recover-from {have})"
+    )
+
+
+def _current_index(store: WritableStore, signed: SignedIndex | None, request: PublishRequest,
+                   now: datetime) -> ReleaseIndex:
     if signed is None:
+        last = request.state.last_signed(store.location)
+        if last is not None and request.recover_from == 0:
+            # A wiped store gets its old identity back, so its clients keep trusting it.
+            return empty_index(last.store_id, request.key.public.key_id, now)
         log.detail(f"{store.url} has no index yet; starting one")
         return empty_index(uuid.uuid4().hex, request.key.public.key_id, now)
     request.key.public.verify(signed.data, signed.signature, f"{store.url}: existing index.json (is --key the store's key?)")
@@ -172,9 +247,10 @@ def _record(path: Path) -> ReleaseFile:
     return ReleaseFile(name=path.name, size=path.stat().st_size, sha256=sha256_file(path))
 
 
-def _write_index(store: WritableStore, index: ReleaseIndex, request: PublishRequest) -> None:
+def _write_index(store: WritableStore, index: ReleaseIndex, request: PublishRequest) -> bytes:
     data = index.to_bytes()
     # Validate what is about to be signed: a malformed index must never carry a signature.
     parse_index(data, request.schema, "new index")
     store.write_index(SignedIndex(data=data, signature=request.key.sign(data)))
+    return data
 

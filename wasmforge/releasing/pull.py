@@ -2,24 +2,25 @@
 
 Order matters: the index signature is checked before the index is even parsed, then its freshness,
 then every file's size and sha256 while it streams into a staging folder next to the destination.
-Only a fully verified release is renamed into place; on any failure the staging folder is removed
-and the destination is left as it was.
+Only a fully verified release is swapped into place (core/dirswap.py: a complete old or new copy
+at every instant, under the destination's lock); on any failure the staging folder is removed and
+the destination is left as it was. What a killed run leaves is cleaned up by the next one.
 """
 
 import hashlib
 import os
 import shutil
 import sys
-import tempfile
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.client import HTTPException
 from pathlib import Path
 
-from wasmforge.core import log
+from wasmforge.core import dirswap, faults, log
 from wasmforge.core.errors import IntegrityError, PullError, ReleaseIndexError, StoreError
-from wasmforge.releasing.freshness import SeenVersions, check_not_expired
+from wasmforge.core.locks import locked
+from wasmforge.releasing.freshness import MAX_LIFETIME, SeenVersions, check_lifetime, check_not_expired
 from wasmforge.model.manifest import CHECKSUMS, MANIFEST, read_manifest
 from wasmforge.releasing.release_index import (
     CHECKSUMS_SIGNATURE, Release, ReleaseFile, ReleaseIndex, format_time, is_safe_file_name, parse_index,
@@ -32,6 +33,19 @@ REQUIRED_FILES = (MANIFEST, CHECKSUMS, CHECKSUMS_SIGNATURE)
 
 
 @dataclass(frozen=True, kw_only=True)
+class TransferLimits:
+    """How slow a download may be. Each read has its own timeout (stores/web.py); on top, a whole
+    file must arrive within `grace` seconds plus its size at `min_rate` bytes a second, so a
+    server trickling one byte at a time cannot hold a pull forever."""
+
+    min_rate: int = 64 * 1024
+    grace: float = 60.0
+
+    def seconds_for(self, size: int) -> float:
+        return self.grace + size / self.min_rate
+
+
+@dataclass(frozen=True, kw_only=True)
 class PullRequest:
     target_id: str
     version: str
@@ -41,6 +55,10 @@ class PullRequest:
     schema: Path
     now: datetime
     force: bool = False
+    accept_new_store: bool = False
+    limits: TransferLimits = field(default_factory=TransferLimits)
+    max_lifetime: timedelta = MAX_LIFETIME
+    lock_timeout: float = 300.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,44 +70,63 @@ class PullResult:
 
 def pull(store: Store, request: PullRequest) -> PullResult:
     log.info(f"pull {request.target_id} {request.version} from {store.url}")
-    index = verified_index(store, request.public_key, request.schema, request.seen, request.now)
+    index = verified_index(store, request)
     release = index.find(request.target_id, request.version)
     _check_required_files(release, store.url)
-    _check_destination(request.dest, request.force)
     total = sum(f.size for f in release.files)
     log.info(f"release {release.version} of {release.target} (published {format_time(release.published)}): "
              f"{len(release.files)} files, {log.format_bytes(total)}")
-    request.dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=request.dest.parent, prefix=f".{request.dest.name}.partial-"))
+    dest = request.dest
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with locked(dirswap.lock_path(dest), f"destination {dest}", request.lock_timeout):
+            for done in dirswap.recover(dest):
+                log.detail(done)
+            _check_destination(dest, request.force)
+            _stage_and_swap(store, release, request)
+    except OSError as exc:
+        raise PullError(f"{dest}: cannot write the destination ({exc.strerror}: {exc.filename})") from None
+    log.info(f"pulled {release.target} {release.version} into {dest}")
+    return PullResult(release=release, dest=dest, index_version=index.index_version)
+
+
+def _stage_and_swap(store: Store, release: Release, request: PullRequest) -> None:
+    staging = dirswap.make_staging(request.dest)
     try:
         for item in release.files:
-            download(store, item, staging)
+            download(store, item, staging, request.limits)
+        faults.point("pull-downloaded")
         _check_release(staging, release, request.public_key)
-        _move_into_place(staging, request.dest)
+        _sync_tree(staging)
+        # mkdtemp made staging private (0700); the release itself is not secret.
+        os.chmod(staging, 0o755)
+        faults.point("pull-verified")
+        dirswap.replace_directory(staging, request.dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    log.info(f"pulled {release.target} {release.version} into {request.dest}")
-    return PullResult(release=release, dest=request.dest, index_version=index.index_version)
 
 
-def verified_index(store: Store, key: PublicKey, schema: Path, seen: SeenVersions, now: datetime) -> ReleaseIndex:
+def verified_index(store: Store, request: PullRequest) -> ReleaseIndex:
     signed = store.read_index()
     if signed is None:
         raise StoreError(f"{store.url}: no index.json; not a wasmforge store, or nothing was published to it yet")
+    key = request.public_key
     key.verify(signed.data, signed.signature, f"{store.url}: index.json")
-    index = parse_index(signed.data, schema, store.url)
+    index = parse_index(signed.data, request.schema, store.url)
     if index.key_id != key.key_id:
         raise ReleaseIndexError(f"{store.url}: index.json names key {index.key_id} but verified with {key.key_id}")
-    check_not_expired(index, now, store.url)
-    seen.check_and_record(index, store.url)
+    check_lifetime(index, request.max_lifetime, store.url)
+    check_not_expired(index, request.now, store.url)
+    request.seen.check_and_record(index, store.url, store.location, request.accept_new_store)
     log.detail(f"index version {index.index_version}: signature ok (key {key.key_id[:19]}…), "
                f"expires {format_time(index.expires)}")
     return index
 
 
-def download(store: Store, item: ReleaseFile, staging: Path) -> Path:
-    """Stream one blob into staging, checking its size as it arrives and its sha256 at the end."""
+def download(store: Store, item: ReleaseFile, staging: Path, limits: TransferLimits = TransferLimits()) -> Path:
+    """Stream one blob into staging, checking its size as it arrives, the time it takes against
+    the deadline, and its sha256 at the end."""
     path = staging / item.name
     if not is_safe_file_name(item.name) or not path.resolve().is_relative_to(staging.resolve()):
         # parse_index already refuses such names; this guards the one place they would do harm.
@@ -98,10 +135,20 @@ def download(store: Store, item: ReleaseFile, staging: Path) -> Path:
     progress = _Progress(item)
     digest = hashlib.sha256()
     received = 0
+    allowed = limits.seconds_for(item.size)
+    started = time.monotonic()
     try:
         with store.open_blob(item.sha256) as stream, path.open("xb") as out:
+            # read1 returns what has arrived instead of waiting for a whole chunk, so the
+            # deadline is checked however slowly bytes come.
+            read = getattr(stream, "read1", stream.read)
             # Ask for one byte beyond the listed size, so an oversized blob is caught, not truncated.
-            while chunk := stream.read(min(CHUNK, item.size - received + 1)):
+            while chunk := read(min(CHUNK, item.size - received + 1)):
+                if time.monotonic() - started > allowed:
+                    raise StoreError(
+                        f"{item.name}: {store.url} sent {received} of {item.size} bytes in {allowed:.0f} s, slower than "
+                        f"the minimum of {limits.min_rate} bytes/s; try again or use another mirror"
+                    )
                 received += len(chunk)
                 if received > item.size:
                     raise IntegrityError(f"{item.name}: {store.url} sent more than the {item.size} bytes the signed index lists")
@@ -154,16 +201,20 @@ def _check_destination(dest: Path, force: bool) -> None:
         raise PullError(f"{dest} exists and is not empty; pass --force to replace it, or choose another --dest")
 
 
-def _move_into_place(staging: Path, dest: Path) -> None:
-    # mkdtemp made staging private (0700); the release itself is not secret.
-    os.chmod(staging, 0o755)
-    if not dest.exists():
-        staging.rename(dest)
-        return
-    old = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
-    dest.rename(old)
-    staging.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
+def _sync_tree(root: Path) -> None:
+    """Flush every file and folder of a verified release to disk before it replaces the old one,
+    so that after a power cut the destination is the old copy or a complete new one."""
+    for path in sorted(root.rglob("*"), reverse=True):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _Progress:

@@ -121,10 +121,11 @@ class ReleaseIndex:
     def lookup(self, target: str, version: str) -> Release | None:
         return next((r for r in self.releases if r.target == target and r.version == version), None)
 
-    def successor(self, key_id: str, now: datetime, expires: datetime, added: tuple[Release, ...]) -> "ReleaseIndex":
-        """The next index: one version higher, freshly dated, with `added` appended."""
+    def successor(self, key_id: str, now: datetime, expires: datetime, added: tuple[Release, ...],
+                  version: int | None = None) -> "ReleaseIndex":
+        """The next index: one version higher (or `version`), freshly dated, with `added` appended."""
         return replace(
-            self, index_version=self.index_version + 1, key_id=key_id, updated=now, expires=expires,
+            self, index_version=version or self.index_version + 1, key_id=key_id, updated=now, expires=expires,
             releases=(*self.releases, *added),
         )
 

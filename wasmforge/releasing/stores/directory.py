@@ -1,25 +1,34 @@
 """A store in a local directory; serve that directory over HTTP and it is a read-only mirror.
 
-    index.json, index.json.sig           the signed index of every release
+    index.json, index.json.sig           the signed index of every release: symlinks into current/
+    current -> index-versions/<sha256>   the folder holding the current pair, swapped in one rename
+    .publish.lock                        taken by publishers (core/locks.py)
     blobs/sha256/<hex>                   every file of every release, by content
     releases/<version>/<target>/         SHA256SUMS, SHA256SUMS.sig and provenance.intoto.json,
                                          under readable names for people and shell tools
 """
 
+import hashlib
 import os
-import tempfile
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from wasmforge.core.errors import SignatureError, StoreError
-from wasmforge.core.files import copy_atomic
+from wasmforge.core import faults
+from wasmforge.core.files import copy_atomic, fsync_directory, write_atomic
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import CHECKSUMS
 from wasmforge.releasing.release_index import CHECKSUMS_SIGNATURE, INDEX, INDEX_SIGNATURE, PROVENANCE, Release
 from .base import MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES, SignedIndex, check_digest, read_limited
 
 RELEASE_COPIES = (CHECKSUMS, CHECKSUMS_SIGNATURE, PROVENANCE)
+CURRENT = "current"
+VERSIONS = "index-versions"
+# Index pairs kept besides the current one, for readers that resolved `current` just before a swap.
+KEEP_PREVIOUS = 2
 
 
 @dataclass(frozen=True)
@@ -27,11 +36,21 @@ class DirectoryStore:
     url: str
     root: Path
 
+    @property
+    def location(self) -> str:
+        return self.root.resolve().as_uri()
+
     def read_index(self) -> SignedIndex | None:
-        index = self.root / INDEX
+        # Resolve `current` once, so that the index and its signature come from one pair even
+        # while a publisher swaps in the next one.
+        # (Names edited by hand, not the links a publisher made, are read as they are.)
+        folder = self.root
+        if (self.root / CURRENT).is_symlink() and all(self._links_to_current(name) for name in (INDEX, INDEX_SIGNATURE)):
+            folder = self.root / VERSIONS / os.path.basename(os.readlink(self.root / CURRENT))
+        index = folder / INDEX
         if not index.is_file():
             return None
-        signature = self.root / INDEX_SIGNATURE
+        signature = folder / INDEX_SIGNATURE
         if not signature.is_file():
             raise SignatureError(f"{self.url}: {INDEX} has no {INDEX_SIGNATURE}; refusing an unsigned index")
         with index.open("rb") as handle:
@@ -39,6 +58,10 @@ class DirectoryStore:
         with signature.open("rb") as handle:
             sig = read_limited(handle, MAX_SIGNATURE_BYTES, f"{self.url}: {INDEX_SIGNATURE}")
         return SignedIndex(data=data, signature=sig)
+
+    def _links_to_current(self, name: str) -> bool:
+        link = self.root / name
+        return link.is_symlink() and os.readlink(link) == f"{CURRENT}/{name}"
 
     def open_blob(self, sha256: str) -> BinaryIO:
         path = self.blob_path(sha256)
@@ -59,14 +82,29 @@ class DirectoryStore:
             copy_atomic(files / name, readable / name, mode=0o644)
         return str(readable)
 
+    def publish_lock(self) -> Path:
+        return self.root / ".publish.lock"
+
     def write_index(self, signed: SignedIndex) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        # Both files are complete before either is renamed, so a reader sees at worst a
-        # mismatched pair for an instant (and then refuses it), never half a file.
-        index_tmp = _write_temp(self.root, signed.data)
-        signature_tmp = _write_temp(self.root, signed.signature)
-        index_tmp.replace(self.root / INDEX)
-        signature_tmp.replace(self.root / INDEX_SIGNATURE)
+        """Write the pair into a new folder, then point `current` at it with one rename: a
+        reader, or a crash at any instant, sees the old pair or the new one, never a mix."""
+        name = hashlib.sha256(signed.data).hexdigest()[:32]
+        folder = self.root / VERSIONS / name
+        write_atomic(folder / INDEX, signed.data, mode=0o644)
+        write_atomic(folder / INDEX_SIGNATURE, signed.signature, mode=0o644)
+        faults.point("store-index-pair-written")
+        _symlink_atomic(self.root / CURRENT, f"{VERSIONS}/{name}")
+        # The fixed names only change once, when a store of plain files is first written this way.
+        for fixed in (INDEX, INDEX_SIGNATURE):
+            if not self._links_to_current(fixed):
+                _symlink_atomic(self.root / fixed, f"{CURRENT}/{fixed}")
+        self._prune(keep=name)
+
+    def _prune(self, keep: str) -> None:
+        folders = sorted((p for p in (self.root / VERSIONS).iterdir() if p.name != keep),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in folders[KEEP_PREVIOUS:]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def _put_blob(self, source: Path, sha256: str) -> None:
         target = self.blob_path(sha256)
@@ -77,9 +115,9 @@ class DirectoryStore:
         copy_atomic(source, target, mode=0o644)
 
 
-def _write_temp(directory: Path, data: bytes) -> Path:
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".index.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(name, 0o644)
-    return Path(name)
+def _symlink_atomic(path: Path, target: str) -> None:
+    """Make `path` a symlink to `target` by renaming a new link over it (atomic, unlike unlink+symlink)."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    os.symlink(target, temporary)
+    os.replace(temporary, path)
+    fsync_directory(path.parent)

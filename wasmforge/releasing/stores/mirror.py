@@ -13,6 +13,10 @@ from .web import send
 class HttpMirror:
     url: str
 
+    @property
+    def location(self) -> str:
+        return self.url.rstrip("/")
+
     def read_index(self) -> SignedIndex | None:
         response = send(self._address(INDEX))
         if response is None:

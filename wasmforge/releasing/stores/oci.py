@@ -11,7 +11,6 @@ registries such as distribution 2.8 reject it, hence image manifests.
 """
 
 import hashlib
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from wasmforge.core.errors import StoreError
 from wasmforge.releasing.release_index import INDEX, INDEX_SIGNATURE, Release
 from .base import MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES, SignedIndex, check_digest, read_limited
-from .web import send
+from .web import is_loopback, send
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 RELEASE_ARTIFACT = "application/vnd.wasmforge.release.v1+json"
@@ -56,8 +55,12 @@ class OciStore:
         if not parts.netloc or REPOSITORY.fullmatch(repository) is None:
             raise StoreError(f"{url}: expected oci://HOST[:PORT]/REPOSITORY with a lowercase repository name")
         # Like docker, speak plain HTTP only to a registry on this machine.
-        scheme = "http" if _is_loopback(parts.hostname or "") else "https"
+        scheme = "http" if is_loopback(parts.hostname or "") else "https"
         return cls(url=url, endpoint=f"{scheme}://{parts.netloc}", repository=repository)
+
+    @property
+    def location(self) -> str:
+        return f"oci://{urlsplit(self.endpoint).netloc}/{self.repository}"
 
     def read_index(self) -> SignedIndex | None:
         manifest = self._get_manifest(INDEX_TAG)
@@ -96,6 +99,9 @@ class OciStore:
         digest = self._put_manifest(tag, manifest)
         return f"{self.url}:{tag}@{digest}"
 
+    def publish_lock(self) -> Path | None:
+        return None
+
     def write_index(self, signed: SignedIndex) -> None:
         self._push_bytes(EMPTY_JSON)
         self._push_bytes(signed.data)
@@ -118,6 +124,11 @@ class OciStore:
             return None
         with response:
             body = read_limited(response, MAX_MANIFEST_BYTES, f"{self.url}: manifest '{reference}'")
+            said = response.headers.get("Docker-Content-Digest")
+        # The registry names the manifest's digest; the bytes must be that manifest.
+        actual = "sha256:" + _sha256(body)
+        if said and said != actual:
+            raise StoreError(f"{self.url}: manifest '{reference}' has digest {actual}, the registry says {said}")
         try:
             manifest = json.loads(body)
         except ValueError:
@@ -135,9 +146,17 @@ class OciStore:
             return response.headers.get("Docker-Content-Digest") or "sha256:" + _sha256(body)
 
     def _read_small(self, descriptor: dict[str, Any], limit: int, name: str) -> bytes:
+        """A layer read whole, checked against its descriptor's digest and size."""
         digest = str(descriptor.get("digest", ""))
         with self.open_blob(digest.removeprefix("sha256:")) as stream:
-            return read_limited(stream, limit, f"{self.url}: {name}")
+            data = read_limited(stream, limit, f"{self.url}: {name}")
+        actual = "sha256:" + _sha256(data)
+        if actual != digest or len(data) != descriptor.get("size"):
+            raise StoreError(
+                f"{self.url}: layer {name} is {len(data)} bytes with digest {actual}, its descriptor says "
+                f"{descriptor.get('size')} bytes and {digest} (a corrupt or tampered registry)"
+            )
+        return data
 
     def _has_blob(self, sha256: str) -> bool:
         response = send(self._blob_url(sha256), method="HEAD")
@@ -228,12 +247,3 @@ def _layer_type(name: str) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
