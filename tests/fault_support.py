@@ -82,6 +82,30 @@ def wait_until_stopped(process: subprocess.Popen[str], timeout: float = 60) -> N
     raise AssertionError("process did not reach its fault point")
 
 
+def wait_for_stderr(process: subprocess.Popen[str], text: str, timeout: float = 120) -> str:
+    """Read the child's stderr until `text` appears (a process blocked on a lock says so when it
+    starts waiting), and return what was read; `communicate()` gets the rest. Waiting for the
+    message, not for a fixed time, keeps the race tests right on a loaded machine."""
+    import select
+    import time
+
+    assert process.stderr is not None
+    fd = process.stderr.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {text!r} on stderr within {timeout:g} s; got: {seen.decode(errors='replace')[-2000:]}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"stderr closed before {text!r}: {seen.decode(errors='replace')[-2000:]}")
+            seen += chunk
+    return seen.decode(errors="replace")
+
+
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
     """The one `error:` line a failing command prints (and no traceback)."""
     assert "Traceback" not in result.stderr, result.stderr

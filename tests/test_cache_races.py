@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +18,7 @@ from wasmforge.core.cache import ContentCache
 from wasmforge.core.hashing import Pin
 
 from .conftest import ROOT
-from .fault_support import killed, no_stray_processes, spawn, wait_until_stopped  # noqa: F401 (autouse fixture)
+from .fault_support import killed, no_stray_processes, spawn, wait_for_stderr, wait_until_stopped  # noqa: F401 (autouse fixture)
 
 PAYLOAD = b"pinned source bytes\n" * 5000
 SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -99,7 +98,7 @@ def test_two_fetches_of_one_source_download_it_once(tmp_path, served):
     first = start(tmp_path, "fetch", cache, url, fault="fetch-downloaded:stop")
     wait_until_stopped(first)
     second = start(tmp_path, "fetch", cache, url)
-    time.sleep(1.0)
+    wait_for_stderr(second, "waiting for the download")
     assert second.poll() is None  # waiting for the first one's download
     os.kill(first.pid, signal.SIGCONT)
     assert finish(first).returncode == 0
@@ -131,7 +130,7 @@ def test_removing_a_corrupt_entry_never_removes_the_good_copy_another_process_ad
     checker = start(tmp_path, "lookup", cache, "-", fault="cache-entry-found-corrupt:stop")
     wait_until_stopped(checker)  # it has judged the entry corrupt and is about to remove it
     adder = start(tmp_path, "add", cache, str(good))
-    time.sleep(1.0)
+    wait_for_stderr(adder, "waiting for cache entry")
     assert adder.poll() is None  # the entry is locked while the checker holds it
     os.kill(checker.pid, signal.SIGCONT)
     assert "has sha256" in finish(checker).stderr

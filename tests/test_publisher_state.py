@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from wasmforge.core.errors import StaleIndexError, StoreIdentityError
 from wasmforge.releasing.release_index import INDEX
 
-from .fault_support import Cli, killed, no_stray_processes, wait_until_stopped  # noqa: F401 (an autouse fixture)
+from .fault_support import Cli, killed, no_stray_processes, wait_for_stderr, wait_until_stopped  # noqa: F401 (an autouse fixture)
 from .publish_support import Keys, make_dist, make_keys, publish_dist, pull_release
 
 
@@ -98,13 +97,13 @@ def test_racing_publishers_take_turns_and_both_releases_are_kept(tmp_path, keys)
                         fault="publish-release-stored:stop")
     wait_until_stopped(first)
     second = cli_b.start(*publish_args(store, make_dist(tmp_path / "b", seed=2), keys, "v2"))
-    time.sleep(1.5)
-    assert second.poll() is None  # waiting on the store's lock
+    waiting = wait_for_stderr(second, "waiting for publishing")  # blocked on the store's lock
+    assert second.poll() is None
     os.kill(first.pid, signal.SIGCONT)
     for process in (first, second):
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-    assert "waiting for publishing" in err
+    assert "waiting for publishing" in waiting
     assert versions_in(store) == ["v1", "v2"] and index_of(store)["index_version"] == 2
 
 

@@ -6,7 +6,6 @@ import hashlib
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from wasmforge.core.errors import LockError, PullError
 
-from .fault_support import Cli, error_line, killed, no_stray_processes, siblings, wait_until_stopped  # noqa: F401 (an autouse fixture)
+from .fault_support import Cli, error_line, killed, no_stray_processes, siblings, wait_for_stderr, wait_until_stopped  # noqa: F401 (an autouse fixture)
 from .publish_support import make_dist, make_keys, publish_dist
 
 
@@ -91,13 +90,13 @@ def test_a_second_pull_waits_for_the_first_then_goes_ahead(puller):
     first = puller.start("v2", fault="pull-verified:stop")
     wait_until_stopped(first)
     second = puller.start("v1")
-    time.sleep(1.5)
-    assert second.poll() is None  # waiting on the destination's lock
+    waiting = wait_for_stderr(second, "waiting for destination")  # blocked on the destination's lock
+    assert second.poll() is None
     os.kill(first.pid, signal.SIGCONT)
     for process in (first, second):
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-    assert "waiting for destination" in err and release_in(puller.dest) == "v1"
+    assert "waiting for destination" in waiting and release_in(puller.dest) == "v1"
 
 
 def test_a_pull_that_cannot_get_the_lock_in_time_names_the_lock_and_its_holder(puller):

@@ -5,10 +5,9 @@ holding it leaves the last complete state."""
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
-from .fault_support import Cli, killed, no_stray_processes, wait_until_stopped  # noqa: F401 (an autouse fixture)
+from .fault_support import Cli, killed, no_stray_processes, wait_for_stderr, wait_until_stopped  # noqa: F401 (an autouse fixture)
 from .publish_support import make_dist, make_keys, publish_dist
 
 
@@ -47,13 +46,13 @@ def test_a_pull_waits_while_another_holds_the_state_and_neither_record_is_lost(t
     first = cli.start(*pull_args(first_store, tmp_path / "a", keys.public), fault="pull-state-read:stop")
     wait_until_stopped(first)
     second = cli.start(*pull_args(second_store, tmp_path / "b", keys.public))
-    time.sleep(1.5)
+    waiting = wait_for_stderr(second, "waiting for the pull state")
     assert second.poll() is None
     os.kill(first.pid, signal.SIGCONT)
     for process in (first, second):
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-    assert "waiting for the pull state" in err and len(state_of(cli)["stores"]) == 2
+    assert "waiting for the pull state" in waiting and len(state_of(cli)["stores"]) == 2
 
 
 def test_a_pull_killed_while_holding_the_state_leaves_it_readable(tmp_path):
