@@ -256,7 +256,9 @@ def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
     def announce(base: str) -> None:
         print(f"serving {dist} with the Python REPL at {base}/ (Ctrl-C stops)", flush=True)
 
-    webserver.serve_until_interrupted(webserver.repl_site(dist), port, announce)
+    site = webserver.repl_site(dist)
+    print(f"compressing the artifact once ({', '.join(site.encodings)}), as a static host would; about 2 s per MB…", flush=True)
+    webserver.serve_until_interrupted(site, port, announce)
     return 0
 
 
