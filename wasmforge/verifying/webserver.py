@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 # SharedArrayBuffer (the REPL's blocking stdin, a pthreads build's shared memory) exists only in a
 # cross-origin isolated page, and a page is isolated only when its document is served with both.
@@ -154,12 +154,16 @@ class Site:
             return None
         return candidate
 
-    def warm(self) -> None:
-        """Compress every compressible file of the site now, so that no timed request waits for it."""
+    def warm(self, paths: Iterable[str] | None = None) -> None:
+        """Compress the site's compressible files now (`paths`, relative to the root, or every file
+        at its top and every extra file), so that no timed request waits for it."""
         if not self.encodings:
             return
-        sources: list[tuple[str, bytes | Path]] = [(url, body) for url, body in self.extra.items()]
-        sources += [(f"/{path.name}", path) for path in sorted(self.root.iterdir()) if path.is_file()]
+        if paths is None:
+            sources: list[tuple[str, bytes | Path]] = [(url, body) for url, body in self.extra.items()]
+            sources += [(f"/{path.name}", path) for path in sorted(self.root.iterdir()) if path.is_file()]
+        else:
+            sources = [(f"/{path}", found) for path in paths if (found := self.lookup(f"/{path}")) is not None]
         for url, source in sources:
             if is_compressible(content_type(url)):
                 for coding in self.encodings:
@@ -221,10 +225,11 @@ def _handler_for(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serving(site: Site, port: int = 0) -> Iterator[str]:
+def serving(site: Site, port: int = 0, warm: Iterable[str] | None = None) -> Iterator[str]:
     """Serve `site` on 127.0.0.1 (port 0: any free one) in a thread; yield the base URL. A site
-    with encodings is compressed first, so that the first request is as fast as the others."""
-    site.warm()
+    with encodings is compressed first (`warm`: these files; None: all), so that the first request
+    is as fast as the others."""
+    site.warm(warm)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _handler_for(site))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="wasmforge-http", daemon=True)
