@@ -129,6 +129,38 @@ def test_code_is_attributed_by_name_then_by_layout_and_the_rest_is_unattributed(
     assert (result.anchors, result.anchors_in_order) == (3, 3)
 
 
+def test_objects_that_export_nothing_share_a_gap_by_their_size_in_link_order():
+    module = breakdown.read_wasm(tiny_module())
+    # a.o exports only a_first (the first of its 2 functions); then m.o (hidden functions only:
+    # it exports nothing); then b.o, whose b_second is exported. The gap between a_first and
+    # b_second is 4 functions: a.o's last, two of m.o's (wasm-opt may drop or inline some), b_first.
+    nm = """\
+cpython/Parser/a.o: 00000001 0000000c T a_first
+cpython/Parser/a.o: 0000000e 00000016 t a_static
+cpython/Parser/m.o: 00000001 00000030 t m_1
+cpython/Parser/m.o: 00000040 00000030 t m_2
+cpython/Parser/m.o: 00000080 00000030 t m_3
+cpython/Objects/b.o: 00000001 0000000c T b_first
+cpython/Objects/b.o: 00000040 0000003e T b_second
+"""
+    objects = breakdown.parse_nm(nm, breakdown.component_of)
+    sizes = [len(b) for b in BODIES]
+    without_order = breakdown.attribute(module, objects)
+    with_order = breakdown.attribute(module, objects, link_order=["cpython/Parser/a.o", "cpython/Parser/m.o", "cpython/Objects/b.o"])
+    assert without_order.code_unattributed == sizes[2] + sizes[3], "without the link order, m.o's share is unknown"
+    assert with_order.code_unattributed == 0
+    assert with_order.code == {"CPython Parser/": sum(sizes[:4]), "CPython Objects/": sizes[4] + sizes[5]}
+
+
+def test_libpython_member_names_become_object_paths_unless_ambiguous():
+    objects = breakdown.parse_nm(
+        "cpython/Parser/token.o: 00000001 0000000c T a\ncpython/Objects/abstract.o: 00000001 0000000c T b\n"
+        "cpython/Modules/_io/fileio.o: 00000001 0000000c T c\ncpython/Modules/x/fileio.o: 00000001 0000000c T d\n",
+        breakdown.component_of)
+    assert breakdown.cpython_link_order(objects, ["token.o", "fileio.o", "abstract.o"]) == [
+        "cpython/Programs/python.o", "cpython/Parser/token.o", "cpython/Objects/abstract.o"]
+
+
 def test_a_gap_between_objects_longer_than_their_functions_stays_unattributed():
     module = breakdown.read_wasm(tiny_module())
     # Now b.o holds only b_second: the function before it belongs to no object nm knows.
@@ -144,9 +176,11 @@ def test_data_is_attributed_by_symbol_address_and_size_and_big_static_tables_by_
     plain = breakdown.attribute(module, objects)
     assert plain.data == {"CPython Modules/a": 16, "sqlite": 8}
     assert plain.data_unattributed == len(DATA) - 24
-    # A static table of 600 bytes that only a.o holds is found by its bytes.
+    # A static table of 600 bytes that only a.o holds is found by its bytes; the 8 bytes between
+    # a_table and that table, a.o's on both sides, are a.o's too.
     found = breakdown.attribute(module, objects, static_blobs={"CPython Modules/a": [b"\x07" * 600]})
-    assert found.data_by_content == 600 and found.data["CPython Modules/a"] == 616
+    assert found.data_by_content == 600 and found.data_by_layout == 8
+    assert found.data["CPython Modules/a"] == 16 + 8 + 600 and found.data_unattributed == 0
 
 
 def test_data_between_two_symbols_of_one_object_is_that_object_s():

@@ -323,6 +323,8 @@ def group_of(component: str) -> str:
         return "CPython core (Python/, Objects/, Parser/)"
     if component in LIBRARY_COMPONENTS.values():
         return "bundled libraries"
+    if component == LINKER_COMPONENT:
+        return "wasm-ld (generated code)"
     return "emscripten system libraries"
 
 
@@ -375,40 +377,90 @@ def _symbol_owners(objects: Iterable[ObjectFile], external: Callable[[ObjectFile
     return owners
 
 
-def attribute_code(module: WasmModule, objects: list[ObjectFile]) -> tuple[dict[int, str], int, int, int, int]:
+# Functions wasm-ld writes itself (constructors, the data relocations of a PIC module, ...).
+LINKER_COMPONENT = "wasm-ld (generated: __wasm_apply_data_relocs, __wasm_call_ctors, ...)"
+
+
+def attribute_code(module: WasmModule, objects: list[ObjectFile],
+                   link_order: list[str] | None = None) -> tuple[dict[int, str], int, int, int, int]:
     """Component of each defined function found by name or layout; also counts (by name, by layout)
-    in bytes and the anchors check."""
+    in bytes and the anchors check. `link_order` (object paths in the order the link took them)
+    lets a gap also cover the objects between two anchors' objects that export nothing (CPython
+    builds with -fvisibility=hidden, so most of Parser/ exports nothing): their share of the gap
+    goes by their size in the objects."""
     owners = _symbol_owners(objects, lambda obj: obj.external_functions)
     anchors: list[_Anchor] = []
+    owner_of: dict[int, str] = {}
     for index in sorted(module.function_exports):
         for name in module.function_exports[index]:
             obj = owners.get(name)
             position = obj.function_position(name) if obj else None
             if obj is not None and position is not None:
                 anchors.append(_Anchor(index, obj, position))
+                owner_of[index] = obj.component
                 break
-    owner_of: dict[int, str] = {anchor.index: anchor.obj.component for anchor in anchors}
+            if name.startswith("__wasm_"):
+                owner_of[index] = LINKER_COMPONENT
+                break
     by_name = sum(module.bodies[i] for i in owner_of)
+    place = {path: at for at, path in enumerate(link_order or [])}
+    by_path = {obj.path: obj for obj in objects}
     by_layout = 0
     for before, after in zip(anchors, anchors[1:]):
         gap = list(range(before.index + 1, after.index))
         if not gap:
             continue
         if before.obj is after.obj and after.position > before.position:
-            head, tail = gap, []
+            head, middle, tail = gap, [], []
         else:
             remaining = len(before.obj.functions) - 1 - before.position
             head = gap[:max(0, min(len(gap), remaining))]
-            tail = gap[len(head):][-after.position:] if after.position > 0 else []
+            rest = gap[len(head):]
+            tail = rest[len(rest) - min(len(rest), after.position):]
+            middle = rest[:len(rest) - len(tail)]
         for index in head:
             owner_of[index] = before.obj.component
-            by_layout += module.bodies[index]
         for index in tail:
             owner_of[index] = after.obj.component
+        by_layout += sum(module.bodies[i] for i in head + tail)
+        between = _objects_between(before.obj, after.obj, place, by_path, link_order or [])
+        for index, component in _split_by_size(middle, between, module.bodies).items():
+            owner_of[index] = component
             by_layout += module.bodies[index]
     in_order = sum(1 for before, after in zip(anchors, anchors[1:])
                    if before.obj is not after.obj or after.position > before.position)
     return owner_of, by_name, by_layout, len(anchors), in_order + (1 if anchors else 0)
+
+
+def _objects_between(first: ObjectFile, last: ObjectFile, place: dict[str, int], by_path: dict[str, ObjectFile],
+                     link_order: list[str]) -> list[ObjectFile]:
+    if first.path not in place or last.path not in place or place[last.path] <= place[first.path] + 1:
+        return []
+    return [by_path[path] for path in link_order[place[first.path] + 1:place[last.path]] if path in by_path]
+
+
+def _split_by_size(middle: list[int], between: list[ObjectFile], bodies: tuple[int, ...]) -> dict[int, str]:
+    """The functions of a gap shared among the objects linked there, in order, each object taking
+    a share of the gap's bytes in proportion to its functions' bytes in the object files."""
+    sizes = [sum(size for _, size in obj.functions) for obj in between]
+    if not middle or not between or not sum(sizes):
+        return {}
+    whole = sum(bodies[i] for i in middle)
+    bounds = []
+    running = 0
+    for size in sizes:
+        running += size
+        bounds.append(whole * running / sum(sizes))
+    owners: dict[int, str] = {}
+    done = 0
+    current = 0
+    for index in middle:
+        centre = done + bodies[index] / 2
+        while current < len(between) - 1 and centre > bounds[current]:
+            current += 1
+        owners[index] = between[current].component
+        done += bodies[index]
+    return owners
 
 
 # Static tables at least this large are looked for by content (smaller ones match by accident).
@@ -451,18 +503,28 @@ def attribute_data(module: WasmModule, objects: list[ObjectFile],
                 if owner[i] is None:
                     owner[i] = component
                     by_content += 1
+    # A run of unplaced bytes between bytes of one component (by name or by content) is that
+    # component's: the linker keeps an object's data together.
     by_layout = 0
-    for (_, end, before), (start, _, after) in zip(ranges, ranges[1:]):
-        if before is after:
-            for i in range(end, start):
-                if owner[i] is None:
-                    owner[i] = before.component
-                    by_layout += 1
+    i = 0
+    while i < len(owner):
+        if owner[i] is not None:
+            i += 1
+            continue
+        end = i
+        while end < len(owner) and owner[end] is None:
+            end += 1
+        if 0 < i and end < len(owner) and owner[i - 1] == owner[end]:
+            for j in range(i, end):
+                owner[j] = owner[i - 1]
+            by_layout += end - i
+        i = end
     return owner, by_name, by_layout, by_content
 
 
-def attribute(module: WasmModule, objects: list[ObjectFile], static_blobs: dict[str, list[bytes]] | None = None) -> Attribution:
-    owner_of, code_by_name, code_by_layout, anchors, in_order = attribute_code(module, objects)
+def attribute(module: WasmModule, objects: list[ObjectFile], static_blobs: dict[str, list[bytes]] | None = None,
+              link_order: list[str] | None = None) -> Attribution:
+    owner_of, code_by_name, code_by_layout, anchors, in_order = attribute_code(module, objects, link_order)
     code: dict[str, int] = {}
     for index, component in owner_of.items():
         code[component] = code.get(component, 0) + module.bodies[index]
@@ -693,14 +755,14 @@ def components_of(attribution: Attribution) -> tuple[ComponentSize, ...]:
 
 
 def breakdown_of(dist: Path, objects: list[ObjectFile] | None, static_blobs: dict[str, list[bytes]] | None = None,
-                 note: str = "") -> Breakdown:
+                 note: str = "", link_order: list[str] | None = None) -> Breakdown:
     wasm_bytes = (dist / "python.wasm").read_bytes()
     try:
         module = read_wasm(wasm_bytes)
     except BenchError as exc:
         raise BenchError(f"{dist / 'python.wasm'}: {exc}") from None
     loader = (dist / "python.js").read_text(errors="replace")
-    attribution = attribute(module, objects, static_blobs) if objects else None
+    attribution = attribute(module, objects, static_blobs, link_order) if objects else None
     return Breakdown(
         wasm_size=len(wasm_bytes), sections=module.sections, attribution=attribution,
         components=components_of(attribution) if attribution else (),
@@ -734,6 +796,9 @@ HOST=$(ls -d /wf/build/cpython/builddir/host 2>/dev/null || find /wf/build -maxd
 SYSLIB=$(find /usr/share/emscripten/cache /usr/lib/emscripten -type d -path '*wasm32-emscripten/pic' 2>/dev/null | head -1)
 echo "python.wasm $(sha256sum "$HOST/python.wasm" | cut -d' ' -f1)"
 cd "$HOST"
+# libpython's members are LIBRARY_OBJS in the Makefile's order: the order python.wasm links them.
+LLVM_AR=$(ls /usr/bin/llvm-ar-* | sort -V | tail -1)
+echo "order $("$LLVM_AR" t libpython3*.a 2>/dev/null | tr '\n' ' ')"
 find Programs/python.o Python Objects Parser Modules -name '*.o' | LC_ALL=C sort | xargs "$NM" -A -S --defined-only 2>/dev/null | sed 's|^|cpython/|'
 cd /wf/prefix/lib
 "$NM" -A -S --defined-only *.a 2>/dev/null | sed 's|^|prefix/|'
@@ -747,6 +812,8 @@ true
 class ImageObjects:
     image: str
     objects: list[ObjectFile]
+    # CPython's objects (paths) in link order: Programs/python.o, then libpython's members.
+    link_order: list[str]
     # Whether the build image's own python.wasm is the artifact's, byte for byte: then its objects
     # are exactly the ones linked.
     same_wasm: bool
@@ -763,8 +830,27 @@ def build_image_objects(image: str, artifact_wasm_sha256: str) -> ImageObjects:
         tail = result.stderr.strip().splitlines()[-3:]
         raise BenchError(f"reading the objects of {image} failed (exit {result.returncode}): {' | '.join(tail)}")
     first, _, rest = result.stdout.partition("\n")
+    order_line, _, rest = rest.partition("\n")
     wasm_sha = first.split()[-1] if first.startswith("python.wasm ") else ""
-    return ImageObjects(image=image, objects=parse_nm(rest, component_of), same_wasm=wasm_sha == artifact_wasm_sha256)
+    objects = parse_nm(rest, component_of)
+    members = order_line.split()[1:] if order_line.startswith("order") else []
+    return ImageObjects(image=image, objects=objects, link_order=cpython_link_order(objects, members),
+                        same_wasm=wasm_sha == artifact_wasm_sha256)
+
+
+def cpython_link_order(objects: list[ObjectFile], members: list[str]) -> list[str]:
+    """libpython's member names (basenames, in order) as the paths nm printed for CPython's objects;
+    a basename two objects share says nothing and is left out."""
+    by_name: dict[str, list[str]] = {}
+    for obj in objects:
+        if obj.path.startswith("cpython/"):
+            by_name.setdefault(obj.path.rsplit("/", 1)[-1], []).append(obj.path)
+    order = ["cpython/Programs/python.o"]
+    for member in members:
+        paths = by_name.get(member, [])
+        if len(paths) == 1:
+            order.append(paths[0])
+    return order
 
 
 def image_exists(image: str) -> bool:
@@ -904,7 +990,7 @@ def artifact_breakdown(target_id: str, dist: Path, image: str | None = None) -> 
     note = (f"Objects from {image}, whose python.wasm is this artifact's, byte for byte."
             if found.same_wasm else
             f"Objects from {image}, whose python.wasm differs from this artifact's: attribution is approximate.")
-    return breakdown_of(dist, found.objects, build_image_blobs(image), note=note)
+    return breakdown_of(dist, found.objects, build_image_blobs(image), note=note, link_order=found.link_order)
 
 
 SIZES_START = "<!-- sizes:start -->"
