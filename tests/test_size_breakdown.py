@@ -134,13 +134,14 @@ def test_objects_that_export_nothing_share_a_gap_by_their_size_in_link_order():
     # a.o exports only a_first (the first of its 2 functions); then m.o (hidden functions only:
     # it exports nothing); then b.o, whose b_second is exported. The gap between a_first and
     # b_second is 4 functions: a.o's last, two of m.o's (wasm-opt may drop or inline some), b_first.
+    # With the link order they share it by their sizes in the objects (22, 3 × 48 and 48 bytes).
     nm = """\
 cpython/Parser/a.o: 00000001 0000000c T a_first
 cpython/Parser/a.o: 0000000e 00000016 t a_static
 cpython/Parser/m.o: 00000001 00000030 t m_1
 cpython/Parser/m.o: 00000040 00000030 t m_2
 cpython/Parser/m.o: 00000080 00000030 t m_3
-cpython/Objects/b.o: 00000001 0000000c T b_first
+cpython/Objects/b.o: 00000001 00000030 T b_first
 cpython/Objects/b.o: 00000040 0000003e T b_second
 """
     objects = breakdown.parse_nm(nm, breakdown.component_of)
@@ -281,3 +282,22 @@ def test_static_tables_are_read_from_objects_and_from_static_libraries():
     blobs = breakdown.static_blobs([("cpython/Modules/unicodedata.o", obj), ("prefix/libsqlite3.a", archive)])
     # The all-zero segment (.bss) is nobody's table.
     assert blobs == {"CPython Modules/unicodedata": [table], "sqlite": [table]}
+
+
+def test_a_lone_export_among_another_object_s_functions_bounds_no_gap():
+    # wasm-opt merged b_second's body with one of a.o's: its export sits among a.o's functions.
+    # a.o: a_first, a_mid (hidden), a_last; b.o: b_first, b_second. Layout: a_first, [b_second],
+    # a_mid?, a_last... The lone b_second must not cut a.o's run in two.
+    objects = breakdown.parse_nm(
+        "cpython/Python/a.o: 00000001 0000000c T a_first\ncpython/Python/a.o: 00000010 0000000c t a_static_1\n"
+        "cpython/Python/a.o: 00000020 0000000c t a_static_2\ncpython/Python/a.o: 00000030 0000000c T a_last\n"
+        "cpython/Objects/b.o: 00000001 0000000c T b_first\ncpython/Objects/b.o: 00000030 0000000c T b_second\n"
+        "cpython/Objects/b.o: 00000040 0000000c T b_third\n",
+        breakdown.component_of)
+    module = breakdown.WasmModule(
+        sections={}, function_imports=0, bodies=(10, 10, 10, 10, 10, 10),
+        function_exports={0: ("a_first",), 1: ("b_second",), 3: ("a_last",), 4: ("b_first",), 5: ("b_third",)},
+        global_exports={}, data_segments=())
+    result = breakdown.attribute(module, objects)
+    assert result.code == {"CPython Python/": 30, "CPython Objects/": 30}
+    assert (result.anchors, result.anchors_in_order) == (4, 4)

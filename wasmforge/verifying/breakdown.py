@@ -403,6 +403,7 @@ def attribute_code(module: WasmModule, objects: list[ObjectFile],
                 owner_of[index] = LINKER_COMPONENT
                 break
     by_name = sum(module.bodies[i] for i in owner_of)
+    anchors = _in_place(anchors)
     place = {path: at for at, path in enumerate(link_order or [])}
     by_path = {obj.path: obj for obj in objects}
     by_layout = 0
@@ -410,26 +411,46 @@ def attribute_code(module: WasmModule, objects: list[ObjectFile],
         gap = list(range(before.index + 1, after.index))
         if not gap:
             continue
+        between = _objects_between(before.obj, after.obj, place, by_path, link_order or [])
         if before.obj is after.obj and after.position > before.position:
-            head, middle, tail = gap, [], []
+            placed = {index: before.obj.component for index in gap}
+        elif between:
+            # Objects that export nothing lie between: wasm-opt's inlining makes function counts
+            # unreliable over several objects, so the gap goes by size, in link order.
+            shares = [(before.obj.component, sum(size for _, size in before.obj.functions[before.position + 1:]))]
+            shares += [(obj.component, sum(size for _, size in obj.functions)) for obj in between]
+            shares.append((after.obj.component, sum(size for _, size in after.obj.functions[:after.position])))
+            placed = _split_by_size(gap, shares, module.bodies)
         else:
             remaining = len(before.obj.functions) - 1 - before.position
             head = gap[:max(0, min(len(gap), remaining))]
             rest = gap[len(head):]
             tail = rest[len(rest) - min(len(rest), after.position):]
-            middle = rest[:len(rest) - len(tail)]
-        for index in head:
-            owner_of[index] = before.obj.component
-        for index in tail:
-            owner_of[index] = after.obj.component
-        by_layout += sum(module.bodies[i] for i in head + tail)
-        between = _objects_between(before.obj, after.obj, place, by_path, link_order or [])
-        for index, component in _split_by_size(middle, between, module.bodies).items():
-            owner_of[index] = component
-            by_layout += module.bodies[index]
+            placed = {index: before.obj.component for index in head} | {index: after.obj.component for index in tail}
+        for index, component in placed.items():
+            if index not in owner_of:  # a lone export kept out of the layout step keeps its name
+                owner_of[index] = component
+                by_layout += module.bodies[index]
     in_order = sum(1 for before, after in zip(anchors, anchors[1:])
                    if before.obj is not after.obj or after.position > before.position)
     return owner_of, by_name, by_layout, len(anchors), in_order + (1 if anchors else 0)
+
+
+def _in_place(anchors: list[_Anchor]) -> list[_Anchor]:
+    """The anchors fit to bound a gap. wasm-opt merges identical functions, so an export can name
+    a function that sits among another object's: a lone anchor of an object whose other anchors
+    are elsewhere is kept out of the layout step (its own bytes still count, by name)."""
+    runs: list[list[_Anchor]] = []
+    for anchor in anchors:
+        if runs and runs[-1][0].obj is anchor.obj:
+            runs[-1].append(anchor)
+        else:
+            runs.append([anchor])
+    longest: dict[str, int] = {}
+    for run in runs:
+        longest[run[0].obj.path] = max(longest.get(run[0].obj.path, 0), len(run))
+    return [anchor for run in runs for anchor in run
+            if not (len(run) == 1 and longest[run[0].obj.path] > 1)]
 
 
 def _objects_between(first: ObjectFile, last: ObjectFile, place: dict[str, int], by_path: dict[str, ObjectFile],
@@ -439,11 +460,11 @@ def _objects_between(first: ObjectFile, last: ObjectFile, place: dict[str, int],
     return [by_path[path] for path in link_order[place[first.path] + 1:place[last.path]] if path in by_path]
 
 
-def _split_by_size(middle: list[int], between: list[ObjectFile], bodies: tuple[int, ...]) -> dict[int, str]:
-    """The functions of a gap shared among the objects linked there, in order, each object taking
-    a share of the gap's bytes in proportion to its functions' bytes in the object files."""
-    sizes = [sum(size for _, size in obj.functions) for obj in between]
-    if not middle or not between or not sum(sizes):
+def _split_by_size(middle: list[int], shares: list[tuple[str, int]], bodies: tuple[int, ...]) -> dict[int, str]:
+    """The functions of a gap shared, in order, among the (component, bytes in the object files)
+    linked there, each taking a share of the gap's bytes in proportion to its bytes."""
+    sizes = [size for _, size in shares]
+    if not middle or not sum(sizes):
         return {}
     whole = sum(bodies[i] for i in middle)
     bounds = []
@@ -456,9 +477,9 @@ def _split_by_size(middle: list[int], between: list[ObjectFile], bodies: tuple[i
     current = 0
     for index in middle:
         centre = done + bodies[index] / 2
-        while current < len(between) - 1 and centre > bounds[current]:
+        while current < len(shares) - 1 and centre > bounds[current]:
             current += 1
-        owners[index] = between[current].component
+        owners[index] = shares[current][0]
         done += bodies[index]
     return owners
 
