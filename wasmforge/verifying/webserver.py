@@ -241,10 +241,15 @@ def serving(site: Site, port: int = 0, warm: Iterable[str] | None = None) -> Ite
         server.server_close()
 
 
+# `invoke serve` is a development server: gzip -9 of an 18 MB artifact takes a few seconds at
+# start, brotli at quality 11 some 40 s, so it offers gzip only (the bench offers both).
+REPL_ENCODINGS = ("gzip",)
+
+
 def repl_site(dist: Path) -> Site:
     """The artifact plus the REPL page at / (web/wf-repl.html), its worker and its Python loop."""
     page = web_asset("wf-repl.html")
-    return Site(root=dist, encodings=ENCODINGS, extra={
+    return Site(root=dist, encodings=REPL_ENCODINGS, extra={
         "/": page,
         "/index.html": page,
         "/wf-worker.js": web_asset("wf-worker.js"),
