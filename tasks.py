@@ -216,6 +216,19 @@ def serve(c, target="emscripten-browser", port=8000):
 
 @task(
     help={
+        "target": "A browser target id or alias; default emscripten-browser.",
+        "json": "Also write the breakdown as JSON here.",
+        "markdown": "Write the breakdown as a Markdown document here (docs/size-breakdown.md is one).",
+        "image": "The build image whose objects name python.wasm's parts; default wasmforge-build:<target-id>.",
+    },
+)
+def sizes(c, target="emscripten-browser", json=None, markdown=None, image=None):
+    """Where the artifact's bytes go: python.wasm by object and library, python.data by package, python.js by part."""
+    _run(lambda: commands.cmd_sizes(*_resolved_one(target), Path(json) if json else None, Path(markdown) if markdown else None, image))
+
+
+@task(
+    help={
         "target": "Target id or alias; default emscripten-browser.",
         "reference": "An unpacked Pyodide npm package (or its .tgz) to measure in the same run.",
         "runs": "Cold starts per runtime; medians are reported. Default 5.",

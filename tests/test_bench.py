@@ -91,6 +91,33 @@ def test_bench_measures_the_artifact_and_pyodide_in_one_run(invoke_cli, tmp_path
     assert reference["label"] == "pyodide 314.0.7"
     assert ours["breakdown"]["stdlib"]["zip"] == "/usr/local/lib/python313.zip"
     assert ours["breakdown"]["python.wasm sections"]["code"] > 1_000_000
+    # The breakdown: python.data by every top-level package, python.js by part (adding up to the
+    # file), python.wasm by component when the build image is there to name its objects.
+    packages = {row["name"]: row for row in ours["breakdown"]["python.data"]}
+    assert {"asyncio", "encodings", "json", "sqlite3", "typing"} <= set(packages)
+    assert sum(row["stored"] for row in packages.values()) > 7_000_000
+    js = ours["breakdown"]["python.js"]
+    assert sum(js["parts"].values()) == js["size"] == ours["files"][0]["raw"]
+    wasm = ours["breakdown"]["python.wasm"]
+    if "code" in wasm:
+        components = {row["component"]: row for row in wasm["components"]}
+        assert {"sqlite", "CPython Python/", "CPython Objects/"} <= set(components)
+        assert wasm["code"]["unattributed"] < wasm["code"]["total"] / 2
+    # What Chromium counted on the wire is what the computed sizes say, for each file in the
+    # encoding the server chose: the server sends the very bodies the bench measures.
+    for subject in (ours, reference):
+        computed = {f["name"]: f for f in subject["files"]}
+        transfers = subject["network"]["files"]
+        assert sorted(t["name"] for t in transfers) == sorted(computed)
+        for transfer in transfers:
+            expected = {"br": "brotli", "gzip": "gzip", "identity": "raw"}[transfer["encoding"]]
+            assert transfer["body"] == computed[transfer["name"]][expected], transfer
+            assert 0 < transfer["headers"] < 2000
+        assert subject["network"]["body"] == sum(t["body"] for t in transfers)
+    assert {t["encoding"] for t in ours["network"]["files"]} <= {"br", "gzip"}
+    zip_transfer = next(t for t in reference["network"]["files"] if t["name"] == "python_stdlib.zip")
+    assert zip_transfer["encoding"] == "identity", "a zip is sent as it is, as CDNs do"
+    assert "transferred, as Chromium counted it" in result.stdout
     ratios = json.loads(report_path.read_text())["ratios"]
     assert set(ratios) >= {"download_gzip", "node_cold_start", "chromium_cold_start", "node_peak_rss"}
     assert f"ratios, {ours['label']} / pyodide 314.0.7:" in result.stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 from wasmforge.building import build, build_many, fetch, reproduce, toolchain_image
 from wasmforge.core import log
 from wasmforge.core.errors import ManifestError, RuntimeUnavailableError, SignatureError
-from wasmforge.core.files import write_json_atomic
+from wasmforge.core.files import write_atomic, write_json_atomic
 from wasmforge.model import matrix_report
 from wasmforge.model.matrix import Target
 from wasmforge.model.plan import BuildPlan, plan_for
@@ -256,7 +256,34 @@ def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
     def announce(base: str) -> None:
         print(f"serving {dist} with the Python REPL at {base}/ (Ctrl-C stops)", flush=True)
 
-    webserver.serve_until_interrupted(webserver.repl_site(dist), port, announce)
+    site = webserver.repl_site(dist)
+    print(f"compressing the artifact once ({', '.join(site.encodings)}), as a static host would; about 2 s per MB…", flush=True)
+    webserver.serve_until_interrupted(site, port, announce)
+    return 0
+
+
+def cmd_sizes(ws: Workspace, target: Target, json_path: Path | None, markdown_path: Path | None, image: str | None) -> int:
+    """Where the browser artifact's bytes go: python.wasm by component, python.data by package,
+    python.js by part; printed as Markdown, optionally written as a document and as JSON."""
+    from wasmforge.verifying import breakdown
+    from wasmforge.verifying.runtimes import runtime_for
+
+    runtime = runtime_for(target)
+    if not runtime.loads_in_a_page:
+        raise RuntimeUnavailableError(f"{target.id}: `sizes` breaks down artifacts a web page loads; this one runs on {runtime.name}")
+    dist = ws.paths.dist_of(target)
+    if not (dist / "python.wasm").is_file():
+        raise ManifestError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
+    report = breakdown.artifact_breakdown(target.id, dist, image)
+    text = "\n".join(breakdown.breakdown_markdown(target.id, report))
+    print(text)
+    if markdown_path is not None:
+        existing = markdown_path.read_text() if markdown_path.is_file() else None
+        write_atomic(markdown_path, breakdown.size_document(target.id, report, existing))
+        print(f"markdown: {markdown_path}")
+    if json_path is not None:
+        write_json_atomic(json_path, breakdown.breakdown_json(report))
+        print(f"json: {json_path}")
     return 0
 
 

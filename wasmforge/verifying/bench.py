@@ -6,12 +6,17 @@ run on the same machine, so that the ratios mean something. Sizes are raw, gzip 
 runtime to the first line Python prints — in Node (a new process each run) and in headless
 Chromium (a new browser context each run; the server forbids caching) — as medians of --runs.
 Peak memory is the Node process's maximum resident set size.
+
+The Chromium runs are served as a static host serves them (webserver.py: `Content-Encoding: br` or
+`gzip` as the browser asks), and the bytes Chromium itself counted on the wire (Playwright's
+`request.sizes()`: encoded body and headers) are reported beside the computed sizes. The artifact's
+breakdown (breakdown.py: python.wasm by component, python.data by package, python.js by part) goes
+into the report too.
 """
 
 import json
 import os
 import platform
-import re
 import select
 import statistics
 import subprocess
@@ -25,12 +30,13 @@ from typing import Any, Protocol
 
 from wasmforge.core import log
 from wasmforge.core.errors import BenchError, RuntimeUnavailableError
-from wasmforge.core.files import gzip_size
 from wasmforge.model.matrix import Target
+from wasmforge.verifying import breakdown
+from wasmforge.verifying.breakdown import data_package_files as _data_package_files
 from wasmforge.verifying.runtimes import runtime_for
 from wasmforge.verifying.runtimes.node import node_executable
 from wasmforge.verifying.runtimes.chromium import chromium_browser
-from wasmforge.verifying.webserver import Site, serving
+from wasmforge.verifying.webserver import ENCODED, ENCODINGS, Site, serving
 
 MARKER = "wf-first-output"
 FIRST_OUTPUT_CODE = f"print('{MARKER}')"
@@ -149,17 +155,14 @@ class FileSize:
     brotli: int
 
 
-def brotli_size(data: bytes) -> int:
-    import brotli
-
-    return len(brotli.compress(data, quality=11))
-
-
 def measure_sizes(subject: Subject) -> list[FileSize]:
+    # The very bodies the bench's server sends (compressed once, shared with it): what is computed
+    # here is what Chromium is sent.
     sizes = []
     for name in subject.download_files():
-        data = (subject.directory / name).read_bytes()
-        sizes.append(FileSize(name=name, raw=len(data), gzip=gzip_size(data), brotli=brotli_size(data)))
+        path = subject.directory / name
+        sizes.append(FileSize(name=name, raw=path.stat().st_size, gzip=len(ENCODED.get(path, "gzip")),
+                              brotli=len(ENCODED.get(path, "br"))))
     return sizes
 
 
@@ -171,17 +174,14 @@ def total(sizes: list[FileSize]) -> FileSize:
 # What makes up the artifact: the preloaded file system and python.wasm's sections
 
 
-DATA_PACKAGE_ENTRY = re.compile(r'"?filename"?:"([^"]+)","?start"?:(\d+),"?end"?:(\d+)')
-
-
 def data_package_files(dist: Path) -> list[tuple[str, int, int]]:
     """(path, start, end) of each file in python.data, from the file packager's metadata in python.js."""
-    text = (dist / "python.js").read_text(errors="replace")
-    return [(name, int(start), int(end)) for name, start, end in DATA_PACKAGE_ENTRY.findall(text)]
+    return _data_package_files((dist / "python.js").read_text(errors="replace"))
 
 
 def stdlib_breakdown(dist: Path, top: int = 12) -> dict[str, Any]:
-    """The stdlib zip inside python.data: members, and the largest top-level packages by stored size."""
+    """The stdlib zip inside python.data: members, every top-level package by stored size (raw and
+    gzip per package: breakdown.data_breakdown) and the largest members."""
     files = data_package_files(dist)
     zips = [(name, start, end) for name, start, end in files if name.endswith(".zip")]
     if not zips:
@@ -196,7 +196,7 @@ def stdlib_breakdown(dist: Path, top: int = 12) -> dict[str, Any]:
         for info in infos:
             head = info.filename.split("/", 1)[0] if "/" in info.filename else "(top-level modules)"
             groups[head] = groups.get(head, 0) + info.compress_size
-    largest = sorted(groups.items(), key=lambda item: -item[1])[:top]
+    largest = sorted(groups.items(), key=lambda item: -item[1])
     biggest_members = sorted(infos, key=lambda info: -info.compress_size)[:top]
     return {
         "zip": name, "zip_size": end - start, "members": len(infos),
@@ -300,28 +300,91 @@ def node_cold_start(subject: Subject) -> NodeStart:
     return NodeStart(seconds=first_output, peak_rss_bytes=usage.ru_maxrss * 1024)
 
 
-def chromium_cold_starts(subject: Subject, runs: int) -> tuple[list[float], list[str]]:
-    """Seconds from navigation to first output, each in a fresh browser context; files fetched."""
-    site = Site(root=subject.directory, extra={"/wf-cold-start.html": subject.chromium_page().encode()})
+@dataclass(frozen=True, kw_only=True)
+class Transfer:
+    """One response as Chromium counted it on the wire."""
+
+    name: str
+    encoding: str  # the response's Content-Encoding, "identity" when none
+    body: int  # encoded body bytes (Playwright: responseBodySize)
+    headers: int  # response header bytes (responseHeadersSize)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkBytes:
+    """What the first cold start in Chromium transferred, per file of the download."""
+
+    files: list[Transfer]
+    accept_encoding: str  # what Chromium asked for
+
+    @property
+    def body(self) -> int:
+        return sum(t.body for t in self.files)
+
+    @property
+    def headers(self) -> int:
+        return sum(t.headers for t in self.files)
+
+
+BENCH_PAGE = "wf-cold-start.html"
+NOT_DOWNLOADS = {BENCH_PAGE, "favicon.ico"}
+
+
+def _transfers(finished: list[Any], wanted: set[str], page: Any) -> tuple[list[Transfer], str]:
+    # requestfinished may trail the first output by a moment: wait (briefly) for every file.
+    deadline = time.monotonic() + 10
+    while {_url_name(r.url) for r in finished} < wanted and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    transfers: dict[str, Transfer] = {}
+    accept = ""
+    for request in finished:
+        name = _url_name(request.url)
+        if name in NOT_DOWNLOADS or name in transfers:
+            continue
+        sizes = request.sizes()
+        response = request.response()
+        encoding = (response.headers.get("content-encoding") if response else None) or "identity"
+        accept = accept or request.all_headers().get("accept-encoding", "")
+        transfers[name] = Transfer(name=name, encoding=encoding, body=sizes["responseBodySize"], headers=sizes["responseHeadersSize"])
+    return sorted(transfers.values(), key=lambda t: t.name), accept
+
+
+def _url_name(url: str) -> str:
+    return url.split("?", 1)[0].split("#", 1)[0].split("/", 3)[-1]
+
+
+def chromium_cold_starts(subject: Subject, runs: int) -> tuple[list[float], list[str], NetworkBytes]:
+    """Seconds from navigation to first output, each in a fresh browser context; files fetched;
+    the bytes Chromium counted on the wire in the first run (the server compresses as a static host
+    does, and every run starts cold, so each run transfers the same)."""
+    site = Site(root=subject.directory, encodings=ENCODINGS, extra={f"/{BENCH_PAGE}": subject.chromium_page().encode()})
     seconds: list[float] = []
-    with serving(site) as base, chromium_browser() as browser:
+    network: NetworkBytes | None = None
+    with serving(site, warm=subject.download_files()) as base, chromium_browser() as browser:
         for _ in range(runs):
             context = browser.new_context()
             try:
                 page = context.new_page()
                 errors: list[str] = []
+                finished: list[Any] = []
                 page.on("pageerror", lambda error: errors.append(str(error)))
+                # Playwright wraps handlers by setting an attribute: a bound builtin will not do.
+                page.on("requestfinished", lambda request: finished.append(request))
                 site.requested.clear()
-                page.goto(f"{base}/wf-cold-start.html")
+                page.goto(f"{base}/{BENCH_PAGE}")
                 try:
                     page.wait_for_function("() => window.wfFirstOutput !== undefined", timeout=CHROMIUM_TIMEOUT_MS, polling=10)
                 except Exception as exc:
                     raise BenchError(f"{subject.label}: no first output in Chromium: {exc}; page errors: {errors}") from None
                 seconds.append(page.evaluate("() => window.wfFirstOutput") / 1000)
+                if network is None:
+                    files, accept = _transfers(finished, set(subject.download_files()), page)
+                    network = NetworkBytes(files=files, accept_encoding=accept)
             finally:
                 context.close()
-        fetched = sorted({path.lstrip("/") for path in site.requested} - {"wf-cold-start.html", "favicon.ico"})
-    return seconds, fetched
+        fetched = sorted({path.lstrip("/") for path in site.requested} - NOT_DOWNLOADS)
+    assert network is not None
+    return seconds, fetched, network
 
 
 # ------------------------------------------------------------------------------------------------
@@ -337,6 +400,7 @@ class SubjectReport:
     node_peak_rss: Sample | None = None
     chromium_start: Sample | None = None
     chromium_fetched: list[str] = field(default_factory=list)
+    network: NetworkBytes | None = None
     budget_gzip: int | None = None
     breakdown: dict[str, Any] = field(default_factory=dict)
 
@@ -364,9 +428,10 @@ def measure(subject: Subject, request: BenchRequest) -> SubjectReport:
         report.node_peak_rss = Sample.of([float(s.peak_rss_bytes) for s in starts])
     if request.chromium:
         log.info(f"==> {subject.label}: Chromium cold start × {request.runs}")
-        seconds, fetched = chromium_cold_starts(subject, request.runs)
+        seconds, fetched, network = chromium_cold_starts(subject, request.runs)
         report.chromium_start = Sample.of(seconds)
         report.chromium_fetched = fetched
+        report.network = network
     return report
 
 
@@ -383,7 +448,10 @@ def run_bench(target: Target, dist: Path, request: BenchRequest) -> list[Subject
     artifact = EmscriptenBrowserArtifact(target.id, dist)
     reports = [measure(artifact, request)]
     reports[0].budget_gzip = target.size_budget_gzip
-    reports[0].breakdown = {"stdlib": stdlib_breakdown(dist), "python.wasm sections": wasm_sections(dist / "python.wasm")}
+    log.info(f"==> {target.id}: breakdown")
+    parts = breakdown.artifact_breakdown(target.id, dist)
+    reports[0].breakdown = {"stdlib": stdlib_breakdown(dist), "python.wasm sections": wasm_sections(dist / "python.wasm"),
+                            **breakdown.breakdown_json(parts)}
     if request.reference is not None:
         with tempfile.TemporaryDirectory(prefix="wasmforge-reference-") as scratch:
             reports.append(measure(open_reference(request.reference, Path(scratch)), request))
@@ -418,15 +486,59 @@ def format_reports(reports: list[SubjectReport]) -> str:
         if report.chromium_start is not None:
             lines.append(f"  Chromium cold start to first output: median {_ms(report.chromium_start.median)} "
                          f"(min {_ms(report.chromium_start.low)}, max {_ms(report.chromium_start.high)}); fetched {', '.join(report.chromium_fetched)}")
+        if report.network is not None:
+            lines.extend(_network_lines(report))
+        if report.breakdown:
+            lines.extend(_breakdown_lines(report.breakdown))
     if len(reports) == 2:
         ours, reference = reports
         lines.append(f"ratios, {ours.label} / {reference.label}:")
         lines.append(f"  download raw {ratio(ours.download.raw, reference.download.raw)}, gzip {ratio(ours.download.gzip, reference.download.gzip)}, "
-                     f"brotli {ratio(ours.download.brotli, reference.download.brotli)}")
+                     f"brotli {ratio(ours.download.brotli, reference.download.brotli)}, "
+                     f"transferred {ratio(_network_body(ours), _network_body(reference))}")
         lines.append(f"  Node cold start {ratio(_median(ours.node_start), _median(reference.node_start))}, "
                      f"Node peak RSS {ratio(_median(ours.node_peak_rss), _median(reference.node_peak_rss))}, "
                      f"Chromium cold start {ratio(_median(ours.chromium_start), _median(reference.chromium_start))}")
     return "\n".join(lines)
+
+
+def _network_lines(report: SubjectReport) -> list[str]:
+    """What Chromium counted on the wire, beside the computed gzip -9 and brotli sizes."""
+    assert report.network is not None
+    computed = {size.name: size for size in report.files}
+    lines = [f"  transferred, as Chromium counted it (Accept-Encoding: {report.network.accept_encoding or '-'}):",
+             f"  {'file':<22}{'encoding':>10}{'body':>14}{'headers':>10}{'computed gzip':>15}{'computed br':>13}"]
+    for transfer in report.network.files:
+        size = computed.get(transfer.name)
+        lines.append(f"  {transfer.name:<22}{transfer.encoding:>10}{transfer.body:>14,}{transfer.headers:>10,}"
+                     f"{size.gzip if size else 0:>15,}{size.brotli if size else 0:>13,}")
+    lines.append(f"  {'total':<22}{'':>10}{report.network.body:>14,}{report.network.headers:>10,}"
+                 f"{report.download.gzip:>15,}{report.download.brotli:>13,}")
+    return lines
+
+
+def _breakdown_lines(parts: dict[str, Any], top: int = 8) -> list[str]:
+    """A few lines of the breakdown; `invoke sizes` prints all of it."""
+    lines = []
+    wasm = parts.get("python.wasm", {})
+    if "components" in wasm:
+        whole = wasm["code"]["total"] + wasm["data"]["total"]
+        unattributed = wasm["code"]["unattributed"] + wasm["data"]["unattributed"]
+        lines.append(f"  python.wasm code + data by component ({100 * (whole - unattributed) / whole:.1f} % attributed; `invoke sizes` has all):")
+        for row in wasm["components"][:top]:
+            total = row["code"] + row["data"]
+            lines.append(f"    {row['component']:<36}{total:>12,}  {100 * total / whole:5.1f} %")
+        lines.append(f"    {'unattributed':<36}{unattributed:>12,}  {100 * unattributed / whole:5.1f} %")
+    elif wasm.get("note"):
+        lines.append(f"  python.wasm by component: not measured ({wasm['note']})")
+    packages = parts.get("python.data", [])
+    if packages:
+        largest = ", ".join(f"{row['name']} {row['stored']:,}" for row in packages[:top])
+        lines.append(f"  python.data, largest top-level packages and modules (stored bytes): {largest}")
+    js = parts.get("python.js", {}).get("parts", {})
+    if js:
+        lines.append("  python.js: " + ", ".join(f"{name.split(' (')[0]} {size:,}" for name, size in js.items()))
+    return lines
 
 
 def _median(sample: Sample | None) -> float | None:
@@ -447,6 +559,9 @@ def reports_json(reports: list[SubjectReport], runs: int) -> dict[str, Any]:
     for report in reports:
         entry = asdict(report)
         entry["over_budget"] = report.over_budget
+        if report.network is not None:
+            entry["network"]["body"] = report.network.body
+            entry["network"]["headers"] = report.network.headers
         data["subjects"].append(entry)
     if len(reports) == 2:
         ours, reference = reports
@@ -454,11 +569,16 @@ def reports_json(reports: list[SubjectReport], runs: int) -> dict[str, Any]:
             "download_raw": ours.download.raw / reference.download.raw,
             "download_gzip": ours.download.gzip / reference.download.gzip,
             "download_brotli": ours.download.brotli / reference.download.brotli,
+            "download_transferred": _safe_ratio(_network_body(ours), _network_body(reference)),
             "node_cold_start": _safe_ratio(_median(ours.node_start), _median(reference.node_start)),
             "node_peak_rss": _safe_ratio(_median(ours.node_peak_rss), _median(reference.node_peak_rss)),
             "chromium_cold_start": _safe_ratio(_median(ours.chromium_start), _median(reference.chromium_start)),
         }
     return data
+
+
+def _network_body(report: SubjectReport) -> float | None:
+    return float(report.network.body) if report.network is not None else None
 
 
 def _safe_ratio(ours: float | None, reference: float | None) -> float | None:

@@ -2,8 +2,17 @@
 
 Used by `invoke serve` (the browser REPL), by the Chromium runtime (regression tests) and by
 `invoke bench` (cold start in Chromium). It only ever binds 127.0.0.1.
+
+A site that lists `encodings` answers as a static host or CDN does: the body is sent with
+`Content-Encoding: br` or `gzip` when the request's Accept-Encoding allows it, `Vary:
+Accept-Encoding` says so to caches, and Content-Length is the encoded length. Bodies are compressed
+once (brotli quality 11, gzip -9 with no name and mtime 0: what `invoke bench` computes) and kept
+in memory. Types that are already compressed (zip, gzip, images) go out as they are, as CDNs'
+compressible-type lists leave them out.
 """
 
+import gzip
+import hashlib
 import http.server
 import mimetypes
 import threading
@@ -11,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 # SharedArrayBuffer (the REPL's blocking stdin, a pthreads build's shared memory) exists only in a
 # cross-origin isolated page, and a page is isolated only when its document is served with both.
@@ -31,6 +40,90 @@ CONTENT_TYPES = {
     ".zip": "application/zip",
 }
 
+# The encodings this server can send, best first: on a tie in Accept-Encoding, brotli wins.
+ENCODINGS = ("br", "gzip")
+# Content types sent as they are: compressing them again gains little. Everything else this server
+# sends (JavaScript, wasm, HTML, JSON, text and python.data's octet-stream) is compressible.
+ALREADY_COMPRESSED = ("application/zip", "application/gzip", "application/x-gzip", "image/", "font/woff2")
+
+
+def is_compressible(content_type_value: str) -> bool:
+    return not content_type_value.startswith(ALREADY_COMPRESSED)
+
+
+def accepted_encodings(header: str | None) -> dict[str, float]:
+    """Accept-Encoding parsed into {coding: q}; a coding with q=0 is refused, `*` stands for any
+    coding not named."""
+    accepted: dict[str, float] = {}
+    for item in (header or "").split(","):
+        parts = [part.strip() for part in item.split(";")]
+        if not parts[0]:
+            continue
+        q = 1.0
+        for param in parts[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        accepted[parts[0].lower()] = q
+    return accepted
+
+
+def choose_encoding(header: str | None, offered: tuple[str, ...]) -> str | None:
+    """The offered encoding the client prefers (highest q, then our order), or None for identity."""
+    accepted = accepted_encodings(header)
+    best: str | None = None
+    best_q = 0.0
+    for coding in offered:
+        q = accepted.get(coding, accepted.get("*", 0.0))
+        if q > best_q:
+            best, best_q = coding, q
+    return best
+
+
+def encode(data: bytes, coding: str) -> bytes:
+    if coding == "gzip":
+        # Fixed header (no name, mtime 0): the same bytes as core.files.gzip_size measures.
+        return gzip.compress(data, compresslevel=9, mtime=0)
+    if coding == "br":
+        import brotli
+
+        return brotli.compress(data, quality=11)
+    raise ValueError(f"unknown content coding {coding!r}")
+
+
+class EncodedBodies:
+    """Compressed bodies, made once per (file or content, coding) and kept for the process: brotli
+    at quality 11 takes about 2 s per MB, so no request may pay it twice."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bodies: dict[tuple[object, str], bytes] = {}
+
+    def get(self, source: bytes | Path, coding: str) -> bytes:
+        key = (self._identity(source), coding)
+        with self._lock:
+            found = self._bodies.get(key)
+        if found is None:
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            found = encode(data, coding)
+            with self._lock:
+                self._bodies[key] = found
+        return found
+
+    @staticmethod
+    def _identity(source: bytes | Path) -> object:
+        if isinstance(source, bytes):
+            return hashlib.sha256(source).hexdigest()
+        stat = source.stat()
+        # A rebuilt file has another size or mtime: its old encodings are never served.
+        return (str(source.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+ENCODED = EncodedBodies()
+
 
 def web_asset(name: str) -> bytes:
     """A file of wasmforge/verifying/web/ (package data), e.g. the REPL page or the interpreter worker."""
@@ -45,6 +138,8 @@ class Site:
     extra: dict[str, bytes] = field(default_factory=dict)
     # Every path requested, in order: tells a benchmark which files a page really downloads.
     requested: list[str] = field(default_factory=list)
+    # Content codings offered (ENCODINGS or a part of it); empty: every body is sent as it is.
+    encodings: tuple[str, ...] = ()
 
     def lookup(self, url_path: str) -> bytes | Path | None:
         path = url_path.split("?", 1)[0].split("#", 1)[0]
@@ -58,6 +153,21 @@ class Site:
         if not candidate.is_relative_to(self.root.resolve()) or not candidate.is_file():
             return None
         return candidate
+
+    def warm(self, paths: Iterable[str] | None = None) -> None:
+        """Compress the site's compressible files now (`paths`, relative to the root, or every file
+        at its top and every extra file), so that no timed request waits for it."""
+        if not self.encodings:
+            return
+        if paths is None:
+            sources: list[tuple[str, bytes | Path]] = [(url, body) for url, body in self.extra.items()]
+            sources += [(f"/{path.name}", path) for path in sorted(self.root.iterdir()) if path.is_file()]
+        else:
+            sources = [(f"/{path}", found) for path in paths if (found := self.lookup(f"/{path}")) is not None]
+        for url, source in sources:
+            if is_compressible(content_type(url)):
+                for coding in self.encodings:
+                    ENCODED.get(source, coding)
 
 
 def content_type(url_path: str) -> str:
@@ -83,9 +193,20 @@ def _handler_for(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
             if found is None:
                 self.send_error(404, "not found")
                 return
-            body = found if isinstance(found, bytes) else found.read_bytes()
+            kind = content_type(self.path)
+            compressible = bool(site.encodings) and is_compressible(kind)
+            coding = choose_encoding(self.headers.get("Accept-Encoding"), site.encodings) if compressible else None
+            if coding is not None:
+                body = ENCODED.get(found, coding)
+            else:
+                body = found if isinstance(found, bytes) else found.read_bytes()
             self.send_response(200)
-            self.send_header("Content-Type", content_type(self.path))
+            self.send_header("Content-Type", kind)
+            if coding is not None:
+                self.send_header("Content-Encoding", coding)
+            if compressible:
+                # The body depends on Accept-Encoding, identity included: caches must key on it.
+                self.send_header("Vary", "Accept-Encoding")
             self.send_header("Content-Length", str(len(body)))
             # Every run starts cold: a benchmark must not measure a cached download.
             self.send_header("Cache-Control", "no-store")
@@ -104,8 +225,11 @@ def _handler_for(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serving(site: Site, port: int = 0) -> Iterator[str]:
-    """Serve `site` on 127.0.0.1 (port 0: any free one) in a thread; yield the base URL."""
+def serving(site: Site, port: int = 0, warm: Iterable[str] | None = None) -> Iterator[str]:
+    """Serve `site` on 127.0.0.1 (port 0: any free one) in a thread; yield the base URL. A site
+    with encodings is compressed first (`warm`: these files; None: all), so that the first request
+    is as fast as the others."""
+    site.warm(warm)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _handler_for(site))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="wasmforge-http", daemon=True)
@@ -117,10 +241,15 @@ def serving(site: Site, port: int = 0) -> Iterator[str]:
         server.server_close()
 
 
+# `invoke serve` is a development server: gzip -9 of an 18 MB artifact takes a few seconds at
+# start, brotli at quality 11 some 40 s, so it offers gzip only (the bench offers both).
+REPL_ENCODINGS = ("gzip",)
+
+
 def repl_site(dist: Path) -> Site:
     """The artifact plus the REPL page at / (web/wf-repl.html), its worker and its Python loop."""
     page = web_asset("wf-repl.html")
-    return Site(root=dist, extra={
+    return Site(root=dist, encodings=REPL_ENCODINGS, extra={
         "/": page,
         "/index.html": page,
         "/wf-worker.js": web_asset("wf-worker.js"),
