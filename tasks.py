@@ -182,7 +182,8 @@ def publish(c, target="emscripten-browser", store=None, version=None, dist=None,
         "dest": "Where the verified files go; default pulled/<target-id>.",
         "pubkey": "Pinned Ed25519 public key PEM; default $WASMFORGE_PUBKEY, else keys/release.pub.pem.",
         "force": "Replace a non-empty destination.",
-        "accept-new-store": "Trust the store now found at --store although another store was found there before.",
+        "accept-new-store": "Trust the store now found at --store although another store was found there before "
+                            "(not a store whose signed index lists other URLs).",
         "min-rate": "Bytes a second a download must average (plus a minute's grace); default 65536.",
     },
 )
