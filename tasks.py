@@ -160,13 +160,18 @@ def keygen(c, out):
         "expires-days": "Days until the re-signed index expires (pull refuses it after); 1 to 365, default 30.",
         "recover-from": "Index version of a store restored from a backup: extend it although this machine "
                         "signed a newer one (0 for a store whose index is gone).",
+        "serve-url": "A URL the store is served from (repeatable); the signed index lists them and pull refuses "
+                     "the store anywhere else. Replaces the index's list; omitted, the list is kept.",
     },
+    iterable=["serve_url"],
 )
 def publish(c, target="emscripten-browser", store=None, version=None, dist=None, key=None, expires_days=30,
-            recover_from=None):
+            recover_from=None, serve_url=None):
     """Publish dist/<target-id>/ as a signed release: blobs by sha256, SHA256SUMS, provenance, index."""
     recover = int(recover_from) if recover_from is not None else None
-    _run(lambda: commands.cmd_publish(*_resolved_one(target), store, version, dist, key, int(expires_days), recover))
+    urls = tuple(serve_url or ())
+    _run(lambda: commands.cmd_publish(*_resolved_one(target), store, version, dist, key, int(expires_days), recover,
+                                      urls))
 
 
 @task(
@@ -177,7 +182,8 @@ def publish(c, target="emscripten-browser", store=None, version=None, dist=None,
         "dest": "Where the verified files go; default pulled/<target-id>.",
         "pubkey": "Pinned Ed25519 public key PEM; default $WASMFORGE_PUBKEY, else keys/release.pub.pem.",
         "force": "Replace a non-empty destination.",
-        "accept-new-store": "Trust the store now found at --store although another store was found there before.",
+        "accept-new-store": "Trust the store now found at --store although another store was found there before "
+                            "(not a store whose signed index lists other URLs).",
         "min-rate": "Bytes a second a download must average (plus a minute's grace); default 65536.",
     },
 )

@@ -91,10 +91,11 @@ def make_dist(root: Path, seed: int = 1, target_id: str = BROWSER_TARGET, nested
 
 def publish_dist(store_url: str, dist: Path, keys: Keys, version: str = "v1", now: datetime = NOW,
                  expires_in: timedelta = timedelta(days=30), target_id: str = BROWSER_TARGET,
-                 recover_from: int | None = None) -> PublishResult:
+                 recover_from: int | None = None, serve_urls: tuple[str, ...] = ()) -> PublishResult:
     """Publish as the holder of `keys`, whose publisher state lives next to the key."""
     request = PublishRequest(target_id=target_id, dist=dist, version=version, key=keys.signing, schema=SCHEMA,
-                             now=now, state=publisher_state(keys), expires_in=expires_in, recover_from=recover_from)
+                             now=now, state=publisher_state(keys), expires_in=expires_in, recover_from=recover_from,
+                             serve_urls=serve_urls)
     return publish(open_writable_store(store_url), request)
 
 

@@ -159,7 +159,8 @@ def cmd_keygen(out: Path) -> int:
 
 
 def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: str | None, dist: str | None,
-                key_path: str | None, expires_days: int, recover_from: int | None = None) -> int:
+                key_path: str | None, expires_days: int, recover_from: int | None = None,
+                serve_urls: tuple[str, ...] = ()) -> int:
     now = datetime.now(timezone.utc)
     request = PublishRequest(
         target_id=target.id,
@@ -171,6 +172,7 @@ def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: s
         state=PublisherState(ws.paths.publish_state, ws.paths.lock_timeout()),
         expires_in=timedelta(days=expires_days),
         recover_from=recover_from,
+        serve_urls=serve_urls,
     )
     publish(open_writable_store(store_url or ws.paths.default_store), request)
     return 0

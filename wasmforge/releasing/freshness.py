@@ -16,7 +16,7 @@ from wasmforge.core import faults, log
 from wasmforge.core.errors import ReleaseIndexError, StaleIndexError, StoreIdentityError
 from wasmforge.core.files import write_json_atomic
 from wasmforge.core.locks import locked
-from wasmforge.releasing.release_index import ReleaseIndex, format_time
+from wasmforge.releasing.release_index import ReleaseIndex, canonical_url, format_time
 
 # The longest an index may be valid for: a key holder can still sign for longer, but a client
 # will not believe it, so a leaked old index cannot be served for decades.
@@ -43,6 +43,29 @@ def check_lifetime(index: ReleaseIndex, max_lifetime: timedelta, origin: str) ->
         raise ReleaseIndexError(
             f"{origin}: index version {index.index_version} is valid until {format_time(index.expires)}, "
             f"more than {max_lifetime.days} days after it was signed; refusing it"
+        )
+
+
+def check_served_from(index: ReleaseIndex, location: str, origin: str) -> None:
+    """An index that lists the URLs its store is served from is refused from any other URL:
+    a signed statement, so --accept-new-store (trust on first use) does not override it."""
+    if not index.serve_urls:
+        return
+    try:
+        used = canonical_url(location)
+    except ValueError:
+        used = location
+    listed = set()
+    for url in index.serve_urls:
+        try:
+            listed.add(canonical_url(url))
+        except ValueError:  # parse_index refuses these; never a match
+            pass
+    if used not in listed:
+        raise StoreIdentityError(
+            f"{origin}: the signed index of store {index.store_id} says it is served from "
+            f"{', '.join(index.serve_urls)}, not from {used}; refusing it (a copied or substituted store; "
+            "pull from a listed URL, or ask the publisher to add this one with --serve-url)"
         )
 
 
@@ -89,7 +112,8 @@ class SeenVersions:
                         accept_new_store: bool) -> None:
         known = stores.get(location)
         if known is None:
-            log.detail(f"first use of {location}: trusting store {index.store_id} found there from now on")
+            listed = " (a URL its signed index lists)" if index.serve_urls else ""
+            log.detail(f"first use of {location}: trusting store {index.store_id} found there from now on{listed}")
         elif known != index.store_id:
             if not accept_new_store:
                 raise StoreIdentityError(

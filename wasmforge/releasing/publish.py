@@ -10,7 +10,7 @@ is verified with the publishing key and compared with what this publisher last s
 import hashlib
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,12 +24,15 @@ from wasmforge.releasing.provenance import statement_bytes, subjects_for
 from wasmforge.releasing.publisher_state import PublisherState, SignedRecord
 from wasmforge.releasing.release_index import (
     CHECKSUMS_SIGNATURE, PROVENANCE, TARGET, VERSION, Release, ReleaseFile, ReleaseIndex,
-    empty_index, format_time, is_safe_file_name, parse_index,
+    canonical_url, empty_index, format_time, is_safe_file_name, parse_index,
 )
 from wasmforge.releasing.signing import SigningKey
 from wasmforge.releasing.stores import SignedIndex, WritableStore
 
 DEFAULT_EXPIRY = timedelta(days=30)
+# The schema's limits on serve_urls.
+MAX_SERVE_URLS = 32
+MAX_SERVE_URL = 2048
 CHUNK = 1 << 20
 
 
@@ -46,6 +49,9 @@ class PublishRequest:
     # The index version of a store restored from a backup that this publisher may extend although
     # it signed a newer one (its next index then gets a version above both).
     recover_from: int | None = None
+    # The URLs the store is meant to be served from (--serve-url); when given they replace the
+    # index's list, when empty the index keeps the list it has (if any).
+    serve_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +64,7 @@ class PublishResult:
 
 def publish(store: WritableStore, request: PublishRequest) -> PublishResult:
     _check_request(request)
+    request = replace(request, serve_urls=_canonical_serve_urls(request.serve_urls))
     now = request.now.replace(microsecond=0)
     log.info(f"publish {request.target_id} {request.version} from {request.dist} to {store.url}")
     with tempfile.TemporaryDirectory(prefix="wasmforge-publish-") as tmp:
@@ -88,7 +95,9 @@ def _publish_locked(store: WritableStore, request: PublishRequest, release: Rele
         release, location = existing, "unchanged"
     faults.point("publish-release-stored")
     added = () if existing is not None else (release,)
-    index = current.successor(request.key.public.key_id, now, now + request.expires_in, added, version=floor + 1)
+    index = current.successor(request.key.public.key_id, now, now + request.expires_in, added, version=floor + 1,
+                              serve_urls=request.serve_urls)
+    _report_serve_urls(store, current, index)
     data = _write_index(store, index, request)
     faults.point("publish-index-written")
     request.state.record(store.location, SignedRecord(
@@ -117,6 +126,33 @@ def _check_request(request: PublishRequest) -> None:
         )
     if request.recover_from is not None and request.recover_from < 0:
         raise PublishError(f"--recover-from must be an index version (0 or more), not {request.recover_from}")
+
+
+def _canonical_serve_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """The --serve-url list as the index will hold it, checked against the schema's limits
+    before anything is written (a list the schema refuses would fail only after the blobs)."""
+    canonical: list[str] = []
+    for url in urls:
+        try:
+            spelled = canonical_url(url)
+        except ValueError as exc:
+            raise PublishError(f"--serve-url {url!r} cannot name a store ({exc})") from None
+        if len(spelled) > MAX_SERVE_URL or any(c.isspace() for c in spelled):
+            raise PublishError(f"--serve-url {url!r} cannot name a store (whitespace, or longer than {MAX_SERVE_URL})")
+        if spelled not in canonical:
+            canonical.append(spelled)
+    if len(canonical) > MAX_SERVE_URLS:
+        raise PublishError(f"--serve-url given {len(canonical)} times; a store lists at most {MAX_SERVE_URLS} URLs")
+    return tuple(canonical)
+
+
+def _report_serve_urls(store: WritableStore, current: ReleaseIndex, index: ReleaseIndex) -> None:
+    if not index.serve_urls:
+        return
+    if index.serve_urls != current.serve_urls:
+        log.info(f"the index now names the URLs the store is served from: {', '.join(index.serve_urls)}")
+    if canonical_url(store.location) not in index.serve_urls:
+        log.detail(f"{store.location} itself is not one of them: pull refuses the store there")
 
 
 def _lock_path(store: WritableStore, state: PublisherState) -> Path:

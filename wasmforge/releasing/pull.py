@@ -20,7 +20,9 @@ from pathlib import Path
 from wasmforge.core import dirswap, faults, log
 from wasmforge.core.errors import IntegrityError, PullError, ReleaseIndexError, StoreError
 from wasmforge.core.locks import locked
-from wasmforge.releasing.freshness import MAX_LIFETIME, SeenVersions, check_lifetime, check_not_expired
+from wasmforge.releasing.freshness import (
+    MAX_LIFETIME, SeenVersions, check_lifetime, check_not_expired, check_served_from,
+)
 from wasmforge.model.manifest import CHECKSUMS, MANIFEST, read_manifest
 from wasmforge.releasing.release_index import (
     CHECKSUMS_SIGNATURE, Release, ReleaseFile, ReleaseIndex, format_time, is_safe_file_name, parse_index,
@@ -118,6 +120,8 @@ def verified_index(store: Store, request: PullRequest) -> ReleaseIndex:
         raise ReleaseIndexError(f"{store.url}: index.json names key {index.key_id} but verified with {key.key_id}")
     check_lifetime(index, request.max_lifetime, store.url)
     check_not_expired(index, request.now, store.url)
+    # Before the URL is remembered: a store refused here is never trusted at this URL.
+    check_served_from(index, store.location, store.url)
     request.seen.check_and_record(index, store.url, store.location, request.accept_new_store)
     log.detail(f"index version {index.index_version}: signature ok (key {key.key_id[:19]}…), "
                f"expires {format_time(index.expires)}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import jsonschema
 
@@ -32,6 +34,39 @@ FILE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._+-]{{0,99}}(/{_SEGMENT}){{0,7}}
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TARGET = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+SERVE_SCHEMES = ("file", "http", "https", "oci")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_url(text: str) -> str:
+    """One spelling of a store URL, for comparing where a store is served from: lowercase scheme
+    and host, no default port, no trailing slash; a local path (or file:// URL) becomes the
+    absolute file:// URL of its resolved path, as DirectoryStore.location spells it.
+    Raises ValueError for what cannot name a store (another scheme, no host, a query)."""
+    parts = urlsplit(text.strip())
+    scheme = parts.scheme.lower()
+    if scheme == "":
+        if not text.strip():
+            raise ValueError("an empty URL")
+        return Path(text.strip()).resolve().as_uri()
+    if scheme not in SERVE_SCHEMES:
+        raise ValueError(f"scheme '{scheme}' (use http(s)://, oci://, file:// or a local path)")
+    if parts.query or parts.fragment or text.rstrip().endswith(("?", "#")):
+        raise ValueError("a query or fragment")
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError("a file:// URL on another machine")
+        return Path(url2pathname(parts.path) or "/").resolve().as_uri()
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("credentials in the URL")
+    host = parts.hostname
+    if not host:
+        raise ValueError("no host")
+    port = parts.port  # ValueError for a port that is not a number in range
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +137,8 @@ class ReleaseIndex:
     updated: datetime
     expires: datetime
     releases: tuple[Release, ...]
+    # The URLs the store is meant to be served from (canonical_url spellings); empty: not said.
+    serve_urls: tuple[str, ...] = ()
 
     def find(self, target: str, version: str) -> Release:
         """The release of `target` called `version`; `latest` is the most recently published."""
@@ -122,15 +159,16 @@ class ReleaseIndex:
         return next((r for r in self.releases if r.target == target and r.version == version), None)
 
     def successor(self, key_id: str, now: datetime, expires: datetime, added: tuple[Release, ...],
-                  version: int | None = None) -> "ReleaseIndex":
-        """The next index: one version higher (or `version`), freshly dated, with `added` appended."""
+                  version: int | None = None, serve_urls: tuple[str, ...] = ()) -> "ReleaseIndex":
+        """The next index: one version higher (or `version`), freshly dated, with `added` appended;
+        its serve URLs are `serve_urls` when given, else this index's."""
         return replace(
             self, index_version=version or self.index_version + 1, key_id=key_id, updated=now, expires=expires,
-            releases=(*self.releases, *added),
+            releases=(*self.releases, *added), serve_urls=serve_urls or self.serve_urls,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "schema_version": 1,
             "store_id": self.store_id,
             "index_version": self.index_version,
@@ -139,6 +177,9 @@ class ReleaseIndex:
             "expires": format_time(self.expires),
             "releases": [r.to_json() for r in self.releases],
         }
+        if self.serve_urls:  # absent rather than empty: an index without URLs keeps its old shape
+            document["serve_urls"] = list(self.serve_urls)
+        return document
 
     def to_bytes(self) -> bytes:
         return (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
@@ -168,6 +209,7 @@ def parse_index(data: bytes, schema_path: Path, origin: str) -> ReleaseIndex:
             updated=parse_time(document["updated"]),
             expires=parse_time(document["expires"]),
             releases=tuple(Release.from_json(r) for r in document["releases"]),
+            serve_urls=tuple(document.get("serve_urls", ())),
         )
     except ValueError as exc:  # a timestamp of the right shape but an impossible date
         raise ReleaseIndexError(f"{origin}: index.json: {exc}") from None
@@ -176,6 +218,11 @@ def parse_index(data: bytes, schema_path: Path, origin: str) -> ReleaseIndex:
 
 
 def _check_rules(index: ReleaseIndex, origin: str) -> None:
+    for position, url in enumerate(index.serve_urls):
+        try:
+            canonical_url(url)
+        except ValueError as exc:
+            raise ReleaseIndexError(f"{origin}: index.json $.serve_urls[{position}]: {url!r} is not a store URL ({exc})") from None
     seen: set[tuple[str, str]] = set()
     for position, release in enumerate(index.releases):
         where = f"{origin}: index.json $.releases[{position}]"
