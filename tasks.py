@@ -151,6 +151,8 @@ def keygen(c, out):
 
 
 @task(
+    auto_shortflags=False,  # more options than free letters: long names only
+
     help={
         "target": "Target id or alias; default emscripten-browser.",
         "store": "Directory (path or file://) or oci://HOST:PORT/REPO; default ./store.",
