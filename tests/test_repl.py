@@ -116,8 +116,11 @@ def test_invoke_serve_serves_the_repl_with_cross_origin_isolation_headers():
     command = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), "serve", "--port", str(port)]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        announced = server.stdout.readline()
-        assert f"http://127.0.0.1:{port}/" in announced, announced + server.stderr.read()
+        announced = ""
+        while f"http://127.0.0.1:{port}/" not in announced:  # a progress line may come first
+            line = server.stdout.readline()
+            assert line, f"serve ended before announcing its URL: {announced}"
+            announced += line
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
             page = response.read().decode()
             assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"

@@ -16,6 +16,7 @@ import hashlib
 import http.server
 import mimetypes
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -261,6 +262,10 @@ def serve_until_interrupted(site: Site, port: int, announce: Callable[[str], Non
     with serving(site, port) as base:
         announce(base)
         try:
-            threading.Event().wait()
+            # Wake up twice a second: Ctrl-C may be delivered to the server's thread, and Python
+            # runs its handler (KeyboardInterrupt) only in a main thread that is running; one
+            # blocked for good in Event().wait() never saw it (the serve test hung under load).
+            while True:
+                time.sleep(0.5)
         except KeyboardInterrupt:
             pass
