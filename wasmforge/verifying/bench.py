@@ -330,20 +330,19 @@ BENCH_PAGE = "wf-cold-start.html"
 NOT_DOWNLOADS = {BENCH_PAGE, "favicon.ico"}
 
 
-def _transfers(finished: list[Any], wanted: set[str], page: Any) -> tuple[list[Transfer], str]:
-    # requestfinished may trail the first output by a moment: wait (briefly) for every file.
-    deadline = time.monotonic() + 10
-    while {_url_name(r.url) for r in finished} < wanted and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
+def _transfers(responses: list[Any]) -> tuple[list[Transfer], str]:
+    # A file's response has arrived by the first output (Python ran on it), but its
+    # "requestfinished" event may trail far behind on a loaded machine: sizes() waits for the
+    # body to finish instead of a fixed deadline.
     transfers: dict[str, Transfer] = {}
     accept = ""
-    for request in finished:
-        name = _url_name(request.url)
+    for response in responses:
+        name = _url_name(response.url)
         if name in NOT_DOWNLOADS or name in transfers:
             continue
+        request = response.request
         sizes = request.sizes()
-        response = request.response()
-        encoding = (response.headers.get("content-encoding") if response else None) or "identity"
+        encoding = response.headers.get("content-encoding") or "identity"
         accept = accept or request.all_headers().get("accept-encoding", "")
         transfers[name] = Transfer(name=name, encoding=encoding, body=sizes["responseBodySize"], headers=sizes["responseHeadersSize"])
     return sorted(transfers.values(), key=lambda t: t.name), accept
@@ -366,10 +365,10 @@ def chromium_cold_starts(subject: Subject, runs: int) -> tuple[list[float], list
             try:
                 page = context.new_page()
                 errors: list[str] = []
-                finished: list[Any] = []
+                responses: list[Any] = []
                 page.on("pageerror", lambda error: errors.append(str(error)))
                 # Playwright wraps handlers by setting an attribute: a bound builtin will not do.
-                page.on("requestfinished", lambda request: finished.append(request))
+                page.on("response", lambda response: responses.append(response))
                 site.requested.clear()
                 page.goto(f"{base}/{BENCH_PAGE}")
                 try:
@@ -378,7 +377,7 @@ def chromium_cold_starts(subject: Subject, runs: int) -> tuple[list[float], list
                     raise BenchError(f"{subject.label}: no first output in Chromium: {exc}; page errors: {errors}") from None
                 seconds.append(page.evaluate("() => window.wfFirstOutput") / 1000)
                 if network is None:
-                    files, accept = _transfers(finished, set(subject.download_files()), page)
+                    files, accept = _transfers(responses)
                     network = NetworkBytes(files=files, accept_encoding=accept)
             finally:
                 context.close()
