@@ -39,6 +39,8 @@ START_UP = {
     "_wasmforge_packs.py": "import zipimport\nfrom _wasmforge_pack_index import PACKS\n",
     "_wasmforge_pack_index.py": "PACKS = frozenset()\n",
     "zipimport.py": "",
+    "traceback.py": "import linecache\n",
+    "linecache.py": "",
 }
 
 
@@ -47,7 +49,7 @@ def test_the_core_is_what_start_up_imports_and_every_other_top_level_name_is_a_p
         **START_UP,
         "re/__init__.py": "import enum\nfrom . import _parser\n",
         "re/_parser.py": "",
-        "enum.py": "import types\ndef late():\n    import json\n",
+        "enum.py": "import types\ndef late():\n    import json\nif False:\n    import argparse\nif TYPE_CHECKING:\n    import argparse\n",
         "types.py": "",
         "stringprep.py": "",
         "json/__init__.py": "from .decoder import JSONDecoder\n",
@@ -58,10 +60,11 @@ def test_the_core_is_what_start_up_imports_and_every_other_top_level_name_is_a_p
     })
     split = stdlib_packs.split(members)
     assert sorted({m.top for m in split.core}) == ["_wasmforge_pack_index", "_wasmforge_packs", "codecs", "encodings",
-                                                  "sitecustomize", "zipimport"]
+                                                  "linecache", "sitecustomize", "traceback", "zipimport"]
     packs = {pack.name: pack for pack in split.packs}
     assert sorted(packs) == ["argparse", "enum", "json", "re", "stringprep", "types"]
-    # A pack's imports are what `import <name>` runs at module level: enum's function-level
+    # A pack's imports are what `import <name>` runs at module level (not what only type checkers
+    # read, under `if TYPE_CHECKING:`): enum's function-level
     # `import json` is fetched when it runs, and json.tool's argparse (a submodule the package does
     # not import) or __main__'s (run with -m) when those are imported.
     assert packs["json"].imports == ("re",) and packs["re"].imports == ("enum",) and packs["enum"].imports == ("types",)
@@ -69,6 +72,18 @@ def test_the_core_is_what_start_up_imports_and_every_other_top_level_name_is_a_p
     assert split.core_imports == ()
     every = sorted(m.name for m in split.core) + sorted(m.name for pack in split.packs for m in pack.members)
     assert sorted(every) == sorted(m.name for m in members), "each member is in the core or in exactly one pack"
+
+
+def test_what_an_extension_module_imports_from_c_comes_with_the_module_importing_it(tmp_path):
+    members = members_of(tmp_path, {
+        **START_UP,
+        "decimal.py": "try:\n    from _decimal import *\nexcept ImportError:\n    from _pydecimal import *\n",
+        "numbers.py": "",
+        "collections/__init__.py": "",
+        "collections/abc.py": "",
+    })
+    packs = {pack.name: pack for pack in stdlib_packs.split(members).packs}
+    assert packs["decimal"].imports == ("collections", "numbers")
 
 
 def test_relative_imports_resolve_inside_their_package(tmp_path):
@@ -161,7 +176,7 @@ def test_in_a_worker_an_import_fetches_its_pack(browser_dist):
     code = "import json, sqlite3; print('WF', json.__file__, sqlite3.connect(':memory:').execute('select 6*7').fetchone())"
     run = ChromiumRuntime().run_python(browser_dist, PythonJob(args=("-c", code), timeout_seconds=180))
     assert run.exit_code == 0, (run.output, run.crash)
-    assert "WF /usr/local/lib/wasmforge-packs/json.zip/json/__init__.py (42,)" in run.output
+    assert "WF /usr/local/lib/wasmforge-packs/json.zip/json/__init__.pyc (42,)" in run.output
 
 
 MAIN_THREAD_CODE = "import json\nfrom decimal import Decimal\nprint('WF', json.dumps([str(Decimal(1) / 8)]))"

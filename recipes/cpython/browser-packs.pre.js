@@ -15,6 +15,7 @@
 
 (function wfStdlibPacks() {
   "use strict";
+  if (Module.loadPackages) return; // linked in twice: the first copy has done it all
   const PACK_DIR = "/usr/local/lib/wasmforge-packs";
   let index = null;
 

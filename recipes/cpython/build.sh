@@ -69,7 +69,9 @@ case "$WF_SDK/$WF_FLAVOR" in
       --extra "sitecustomize=$RECIPE_DIR/browser_packs_sitecustomize.py"
     install -D -m 644 packs/index.json usr/local/lib/wasmforge-packs/index.json
     rm -f python.js python.wasm python.data python.worker.js
-    wf_make python.js >>make.log 2>&1 || { tail -40 make.log; exit 1; }
+    # The Makefile links with configure's LDFLAGS twice (CONFIGURE_LDFLAGS and LDFLAGS), which
+    # would put the packs' --pre-js into python.js twice: once is enough.
+    wf_make python.js LDFLAGS= >>make.log 2>&1 || { tail -40 make.log; exit 1; }
     for artifact in python.js python.wasm python.data python.worker.js python.wasm.map; do
       if [ -f "$artifact" ]; then install -m 644 "$artifact" "$WF_OUT/$artifact"; fi
     done

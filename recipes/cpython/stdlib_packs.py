@@ -18,7 +18,19 @@ from pathlib import Path
 
 # What the interpreter imports from the zip before the first line of user code runs: frozen
 # modules (os, site, codecs, io, ...) come from python.wasm, the rest from here.
-START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "sitecustomize", "_wasmforge_packs")
+# traceback and linecache are what the interpreter imports to print an uncaught exception: in the
+# core, an error on a page's main thread prints its traceback before any pack is loaded.
+START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "sitecustomize", "_wasmforge_packs",
+                 "traceback", "linecache")
+# What extension modules import from C when they are initialised (PyImport_ImportModule in
+# CPython 3.13's Modules/): the source scan cannot see these.
+EXTENSION_IMPORTS = {
+    "_decimal": ("collections", "collections.abc", "numbers"),
+    "_elementtree": ("copy", "xml.etree.ElementPath"),
+    "_pickle": ("_compat_pickle", "codecs", "copyreg", "functools"),
+    "_sqlite3": ("functools",),
+    "_zoneinfo": ("io", "pickle", "weakref", "zoneinfo._common", "zoneinfo._tzpath"),
+}
 # Frozen into python.wasm (Python/frozen.c), so never read from a pack while frozen modules are on
 # (the default): their zip copies stay in the core, where `-X frozen_modules=off` finds them.
 FROZEN_TOPS = ("_collections_abc", "_sitebuiltins", "abc", "codecs", "genericpath", "io", "ntpath", "os",
@@ -72,6 +84,10 @@ def module_level_imports(member: Member) -> set[str]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 continue
+            if isinstance(child, ast.If) and _never_true(child.test):
+                for statement in child.orelse:
+                    visit(ast.Module(body=[statement], type_ignores=[]))
+                continue
             if isinstance(child, ast.Import):
                 found.update(alias.name for alias in child.names)
             elif isinstance(child, ast.ImportFrom):
@@ -83,6 +99,14 @@ def module_level_imports(member: Member) -> set[str]:
 
     visit(tree)
     return found
+
+
+def _never_true(test: ast.expr) -> bool:
+    """`if False:` and `if TYPE_CHECKING:` blocks, which only type checkers read."""
+    if isinstance(test, ast.Constant):
+        return not test.value
+    name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
+    return name == "TYPE_CHECKING"
 
 
 def _absolute(module: str, level: int, package: str) -> str:
@@ -99,7 +123,8 @@ def split(members: list[Member]) -> Split:
     by_module = {member.module: member for member in members}
     # A package's __main__ runs only under -m: what it imports is no dependency of the package.
     imports = {member.module: set() if member.module.endswith(".__main__") else
-               {name for name in module_level_imports(member) if name in by_module} for member in members}
+               {name for name in _with_extension_imports(module_level_imports(member)) if name in by_module}
+               for member in members}
     missing = [name for name in START_MODULES if name not in by_module]
     if missing:
         raise SystemExit(f"stdlib_packs: start-up modules missing from the zip: {', '.join(missing)}")
@@ -119,6 +144,10 @@ def split(members: list[Member]) -> Split:
         packs.append(Pack(name=top, members=chosen, imports=imported_tops(_closure((top,), same_pack), {top})))
     core = tuple(member for member in members if member.top in core_tops)
     return Split(core=core, core_imports=imported_tops(needed, core_tops), packs=tuple(packs))
+
+
+def _with_extension_imports(names: set[str]) -> set[str]:
+    return names.union(*(EXTENSION_IMPORTS.get(name, ()) for name in names))
 
 
 def _closure(start: tuple[str, ...], imports: dict[str, set[str]]) -> set[str]:
