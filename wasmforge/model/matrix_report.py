@@ -70,7 +70,8 @@ def _sizes_of(dist: Path, manifest: Manifest) -> tuple[int, int]:
     return raw, gz
 
 
-def _initial_gzip(dist: Path, manifest: Manifest) -> int | None:
+def page_start_gzip(dist: Path, manifest: Manifest) -> int | None:
+    """gzip -9 bytes of what a page fetches before Python prints; None if the artifact preloads nothing."""
     names = {o.name for o in manifest.outputs}
     if not set(PAGE_START_FILES) <= names:
         return None
@@ -167,7 +168,7 @@ def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict
             continue
         raw, gz = _sizes_of(dist, manifest)
         sizes[target.id] = RecordedSize(raw=raw, gzip=gz, manifest_sha256=sha256_file(manifest_path),
-                                        initial_gzip=_initial_gzip(dist, manifest))
+                                        initial_gzip=page_start_gzip(dist, manifest))
     return sizes
 
 
