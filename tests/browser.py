@@ -16,18 +16,25 @@ CHROMIUM_ARGS = [
 
 
 def run_page(code: str) -> str:
-    """A page that runs `code` with the classic loader and appends every line printed to #out."""
+    """A page that runs `code` on the main thread with the classic loader, as README's embedding
+    example does (fetching the stdlib packs the code imports first), and appends every line
+    printed to #out."""
     return f"""<!doctype html>
 <meta charset="utf-8"><title>wasmforge smoke test</title>
 <link rel="icon" href="data:,">
 <pre id="out"></pre>
 <script>
-  // The loader is a classic script: its globals (e.g. `out`) share this page's scope.
+  // The loader is a classic script: its globals (e.g. `out`, `callMain`) share this page's scope.
   var wasmforgeOutput = document.getElementById("out");
+  var wasmforgeCode = {json.dumps(code)};
   var Module = {{
-    arguments: ["-c", {json.dumps(code)}],
+    noInitialRun: true,
     print: (text) => {{ wasmforgeOutput.textContent += text + "\\n"; }},
     printErr: (text) => {{ wasmforgeOutput.textContent += "[stderr] " + text + "\\n"; }},
+    onRuntimeInitialized: async () => {{
+      if (Module.loadPackagesFromImports) window.wasmforgeLoaded = await Module.loadPackagesFromImports(wasmforgeCode);
+      callMain(["-c", wasmforgeCode]);
+    }},
   }};
 </script>
 <script src="python.js"></script>

@@ -20,6 +20,7 @@ def fake_build(project: Path, target_id: str, *, fresh: bool) -> None:
     dist.mkdir(parents=True)
     (dist / "python.wasm").write_bytes(b"\0asm" + bytes(range(256)) * 40)
     (dist / "python.js").write_text("var Module;\n" * 100)
+    (dist / "python.data").write_bytes(b"PK" * 300)
     write_manifest(dist, Manifest(
         target={"id": target_id}, source_date_epoch=target.source_date_epoch,
         toolchain={"lock_digest": ws.toolchain_lock(target).digest},
@@ -69,7 +70,7 @@ def test_update_readme_records_sizes_of_fresh_builds_only_and_check_reads_the_re
     raw = sum(p.stat().st_size for p in (project_copy / "dist" / BROWSER_TARGET).glob("python.*"))
     assert recorded[BROWSER_TARGET]["raw"] == raw
     readme = (project_copy / "README.md").read_text()
-    assert f"| {raw:,} / {recorded[BROWSER_TARGET]['gzip']:,} |" in readme
+    assert f"| {raw:,} / {recorded[BROWSER_TARGET]['gzip']:,} | {recorded[BROWSER_TARGET]['initial_gzip']:,} |" in readme
     assert "| `cpython3.13-emscripten3.1.69-node` |" in readme and "| not recorded |" in readme
 
     # The check never looks at dist/: removing the builds changes nothing.

@@ -35,8 +35,9 @@ def test_a_selector_file_goes_only_to_the_targets_under_that_selector(project_co
         files = plan_for(ws, ws.matrix.resolve(target_id)).recipe_files
         return {p.name for p in files if p.parent.name == "cpython"}
 
-    assert cpython_files(BROWSER_TARGET) == {"build-python.sh", "build.sh", "normalize_stdlib_zip.py"}
-    assert cpython_files(NODE_TARGET) == cpython_files(BROWSER_TARGET) | {"node-stdio.pre.js"}
+    emscripten = {"build-python.sh", "build.sh", "normalize_stdlib_zip.py", "stdlib_packs.py"}
+    assert cpython_files(BROWSER_TARGET) == emscripten | {"browser-packs.pre.js", "browser_packs_finder.py", "browser_packs_sitecustomize.py"}
+    assert cpython_files(NODE_TARGET) == emscripten | {"node-stdio.pre.js"}
     assert cpython_files(WASI_TARGET) == {"build-python.sh", "build.sh", "stdlib_tar.py"}
 
 

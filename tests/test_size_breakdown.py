@@ -215,6 +215,15 @@ def test_python_data_is_broken_down_by_every_top_level_package_and_module():
     assert rows["typing"].kind == "module" and rows["/usr/local/lib/python3.13/os.py"].kind == "file"
 
 
+def test_the_stdlib_packs_are_rows_that_say_which_pack_they_come_from(tmp_path):
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "json.zip").write_bytes(_zip({"json/__init__.pyc": b"j" * 100, "json/decoder.pyc": b"d" * 50}))
+    (tmp_path / "packs" / "bisect.zip").write_bytes(_zip({"bisect.pyc": b"b" * 30}))
+    rows = {row.name: row for row in breakdown.packs_breakdown(tmp_path / "packs")}
+    assert (rows["json"].where, rows["json"].kind, rows["json"].files, rows["json"].raw) == ("packs/json.zip", "package", 2, 150)
+    assert (rows["bisect"].where, rows["bisect"].kind) == ("packs/bisect.zip", "module")
+
+
 FAKE_LOADER = (
     'var Module=typeof Module!="undefined"?Module:{};'
     '(()=>{function loadPackage(metadata){var x=1}loadPackage({files:[],remote_package_size:0})})();'

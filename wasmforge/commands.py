@@ -9,7 +9,7 @@ from pathlib import Path
 
 from wasmforge.building import build, build_many, fetch, reproduce, toolchain_image
 from wasmforge.core import log
-from wasmforge.core.errors import ManifestError, RuntimeUnavailableError, SignatureError
+from wasmforge.core.errors import BudgetError, ManifestError, RuntimeUnavailableError, SignatureError
 from wasmforge.core.files import write_atomic, write_json_atomic
 from wasmforge.model import matrix_report
 from wasmforge.model.matrix import Target
@@ -299,4 +299,6 @@ def cmd_bench(ws: Workspace, target: Target, reference: Path | None, runs: int, 
     if json_path is not None:
         write_json_atomic(json_path, bench.reports_json(reports, runs))
         print(f"json: {json_path}")
+    if reports[0].over_budget:
+        raise BudgetError(f"{target.id} is over its size budget (matrix.json): {'; '.join(reports[0].budget_overruns)}")
     return 0

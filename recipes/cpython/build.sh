@@ -28,6 +28,10 @@ case "$WF_SDK" in
     ;;
   wasi) export CONFIG_SITE="$WF_BUILD/Tools/wasm/config.site-wasm32-wasi" CPP="$CC -E" ;;
 esac
+if [ "$WF_FLAVOR" = browser ]; then
+  # The loader half of the stdlib packs (Module.loadPackages; files that fetch on first read).
+  LDFLAGS="$LDFLAGS --pre-js=$RECIPE_DIR/browser-packs.pre.js"
+fi
 if [ "$WF_FLAVOR" = node ]; then
   # Emscripten 3.1.69's NODERAWFS cannot fstat fds 0-2, so CPython would start without
   # sys.stdout: the loader gets a fix for its standard streams (see the file).
@@ -55,14 +59,24 @@ mkdir -p "$WF_OUT"
 case "$WF_SDK/$WF_FLAVOR" in
   emscripten/browser)
     # python.data embeds the zip: link again so the loader and the data bundle hold the
-    # normalised one. Stored, not deflated: a browser fetches python.data gzip- or
-    # brotli-compressed, and one stream over all members compresses better than each alone.
-    normalize_stdlib_zip --stored
+    # normalised one, cut down to the start-up core; every other top-level module becomes a pack
+    # in packs/, fetched on first import (stdlib_packs.py). The core is stored, not deflated: a
+    # browser fetches python.data gzip- or brotli-compressed, and one stream over all members
+    # compresses better than each alone. Packs are deflated: static hosts send zips as they are.
+    rm -rf packs usr/local/lib/wasmforge-packs
+    normalize_stdlib_zip --stored --packs "$HOST_DIR/packs" \
+      --extra "_wasmforge_packs=$RECIPE_DIR/browser_packs_finder.py" \
+      --extra "sitecustomize=$RECIPE_DIR/browser_packs_sitecustomize.py"
+    install -D -m 644 packs/index.json usr/local/lib/wasmforge-packs/index.json
     rm -f python.js python.wasm python.data python.worker.js
-    wf_make python.js >>make.log 2>&1 || { tail -40 make.log; exit 1; }
+    # The Makefile links with configure's LDFLAGS twice (CONFIGURE_LDFLAGS and LDFLAGS), which
+    # would put the packs' --pre-js into python.js twice: once is enough.
+    wf_make python.js LDFLAGS= >>make.log 2>&1 || { tail -40 make.log; exit 1; }
     for artifact in python.js python.wasm python.data python.worker.js python.wasm.map; do
       if [ -f "$artifact" ]; then install -m 644 "$artifact" "$WF_OUT/$artifact"; fi
     done
+    install -d -m 755 "$WF_OUT/packs"
+    install -m 644 packs/*.zip packs/index.json "$WF_OUT/packs/"
     ;;
   emscripten/node)
     # NODERAWFS reads the stdlib from the host's file system. Ship the same pyc zip and the

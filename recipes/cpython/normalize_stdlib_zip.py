@@ -5,6 +5,8 @@ its absolute build path as co_filename. This keeps exactly the same members but 
 one with co_filename set to where the module lives at run time (inside the zip under --prefix,
 as zipimport names it: /usr/local/lib/python313.zip/zipfile/__init__.py), as unchecked
 hash-based .pyc files (no source mtime), and writes members sorted with fixed metadata.
+With --packs (the browser build), the zip keeps only the core that start-up needs and every other
+top-level module becomes a deflated pack in that directory, with an index (see stdlib_packs.py).
 Run it with the build Python: the bytecode must match the target's version.
 """
 
@@ -14,8 +16,11 @@ import importlib.util
 import os
 import sys
 import time
+import json
 import zipfile
 from pathlib import Path
+
+import stdlib_packs
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,6 +31,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--prefix", default="/usr/local", help="install prefix seen at run time")
     parser.add_argument("--add", action="append", default=[], metavar="MODULE.py",
                         help="a Lib/ module make's zip leaves out that the artifact needs (repeatable)")
+    parser.add_argument("--extra", action="append", default=[], metavar="MODULE=PATH",
+                        help="add the source at PATH as the top-level module MODULE (repeatable)")
+    parser.add_argument("--packs", type=Path, metavar="DIR",
+                        help="keep only the start-up core in the zip; write the rest as packs and index.json here")
     parser.add_argument("--stored", action="store_true",
                         help="store members uncompressed: the whole bundle is compressed once in transit, "
                              "which beats compressing each member on its own")
@@ -48,32 +57,68 @@ def compile_member(source: Path, run_time_path: str) -> bytes:
     return bytes(bootstrap_external._code_to_hash_pyc(code, source_hash, checked=False))
 
 
+def write_zip(path: Path, payloads: dict[str, bytes], date_time: tuple[int, ...], stored: bool) -> bytes:
+    """Members sorted, with fixed metadata; returns the zip's bytes (written atomically)."""
+    tmp = path.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w") as archive:
+        for member in sorted(payloads):
+            info = zipfile.ZipInfo(member, date_time=date_time)
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            if stored:
+                archive.writestr(info, payloads[member], compress_type=zipfile.ZIP_STORED)
+            else:
+                archive.writestr(info, payloads[member], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    tmp.replace(path)
+    return path.read_bytes()
+
+
+def compiled(members: list[stdlib_packs.Member], zip_dir: str) -> dict[str, bytes]:
+    # warnings.warn(skip_file_prefixes=...) and inspect compare co_filename with the module's
+    # __file__, which zipimport makes a path inside the zip: they must agree.
+    return {member.name: compile_member(member.source, f"{zip_dir}/{member.name[:-1]}") for member in members}
+
+
 def main() -> None:
     args = parse_args()
     epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     # Zip timestamps cannot predate 1980; clamp as reproducible-builds tools do.
     date_time = time.gmtime(max(epoch, 315532800))[:6]
-    # warnings.warn(skip_file_prefixes=...) and inspect compare co_filename with the module's
-    # __file__, which zipimport makes a path inside the zip: they must agree.
-    zip_dir = f"{args.prefix}/lib/{args.zip.name}"
+    lib_dir = f"{args.prefix}/lib"
     with zipfile.ZipFile(args.zip) as original:
-        members = sorted({info.filename for info in original.infolist()} | {name[: -len(".py")] + ".pyc" for name in args.add})
-    tmp = args.zip.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp, "w") as rewritten:
-        for member in members:
-            if not member.endswith(".pyc"):
-                raise SystemExit(f"normalize_stdlib_zip: unexpected member {member}")
-            source = source_for(member, args.srcdir, args.builddir)
-            info = zipfile.ZipInfo(member, date_time=date_time)
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            payload = compile_member(source, f"{zip_dir}/{member[:-1]}")
-            if args.stored:
-                rewritten.writestr(info, payload, compress_type=zipfile.ZIP_STORED)
-            else:
-                rewritten.writestr(info, payload, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
-    tmp.replace(args.zip)
-    print(f"normalize_stdlib_zip: {len(members)} members rewritten in {args.zip}")
+        names = sorted({info.filename for info in original.infolist()} | {name[: -len(".py")] + ".pyc" for name in args.add})
+    for name in names:
+        if not name.endswith(".pyc"):
+            raise SystemExit(f"normalize_stdlib_zip: unexpected member {name}")
+    members = [stdlib_packs.Member(name, source_for(name, args.srcdir, args.builddir)) for name in names]
+    for extra in args.extra:
+        module, _, path = extra.partition("=")
+        members.append(stdlib_packs.Member(module + ".pyc", Path(path)))
+    if args.packs is None:
+        write_zip(args.zip, compiled(members, f"{lib_dir}/{args.zip.name}"), date_time, args.stored)
+        print(f"normalize_stdlib_zip: {len(members)} members rewritten in {args.zip}")
+        return
+    write_with_packs(args, members, date_time)
+
+
+def write_with_packs(args: argparse.Namespace, members: list[stdlib_packs.Member], date_time: tuple[int, ...]) -> None:
+    lib_dir = f"{args.prefix}/lib"
+    args.packs.mkdir(parents=True, exist_ok=True)
+    index_source = args.packs.parent / "_wasmforge_pack_index.py"
+    index_source.write_text(stdlib_packs.index_module_source(stdlib_packs.Split((), (), ())))
+    members.append(stdlib_packs.Member("_wasmforge_pack_index.pyc", index_source))
+    result = stdlib_packs.split(members)
+    index_source.write_text(stdlib_packs.index_module_source(result))
+    write_zip(args.zip, compiled(list(result.core), f"{lib_dir}/{args.zip.name}"), date_time, args.stored)
+    pack_files = {}
+    for pack in result.packs:
+        zip_path = args.packs / f"{pack.name}.zip"
+        pack_files[pack.name] = write_zip(zip_path, compiled(list(pack.members), f"{lib_dir}/{stdlib_packs.PACK_DIR}/{zip_path.name}"),
+                                          date_time, stored=False)
+    index = json.dumps(stdlib_packs.index_json(result, pack_files), indent=1, sort_keys=True) + "\n"
+    (args.packs / "index.json").write_text(index)
+    print(f"normalize_stdlib_zip: {len(result.core)} members in the core {args.zip}, "
+          f"{sum(len(pack.members) for pack in result.packs)} in {len(result.packs)} packs in {args.packs}")
 
 
 if __name__ == "__main__":

@@ -126,3 +126,9 @@ class StoreIdentityError(WasmforgeError):
     """A URL now serves another store than the one this machine, or this publisher, found there."""
 
     exit_code = 24
+
+
+class BudgetError(WasmforgeError):
+    """An artifact is larger than a size budget of its matrix entry (the report is printed first)."""
+
+    exit_code = 25

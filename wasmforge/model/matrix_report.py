@@ -16,6 +16,9 @@ README_END = "<!-- matrix:end -->"
 # Sizes of the last build of each target recorded for the README: a committed file, so that the
 # README table (and its check in CI) never depends on what one machine has in dist/.
 SIZES_FILE = "build-sizes.json"
+# What a page fetches before Python prints, for an artifact that preloads its file system
+# (the browser flavor); the stdlib packs come later, on import.
+PAGE_START_FILES = ("python.js", "python.wasm", "python.data")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +26,8 @@ class RecordedSize:
     raw: int
     gzip: int
     manifest_sha256: str
+    # gzip -9 of PAGE_START_FILES, for an artifact a page loads; None for the others
+    initial_gzip: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +68,14 @@ def _sizes_of(dist: Path, manifest: Manifest) -> tuple[int, int]:
     raw = sum(o.size for o in manifest.outputs)
     gz = sum(gzip_size(dist / o.name) for o in manifest.outputs if (dist / o.name).is_file())
     return raw, gz
+
+
+def page_start_gzip(dist: Path, manifest: Manifest) -> int | None:
+    """gzip -9 bytes of what a page fetches before Python prints; None if the artifact preloads nothing."""
+    names = {o.name for o in manifest.outputs}
+    if not set(PAGE_START_FILES) <= names:
+        return None
+    return sum(gzip_size(dist / name) for name in PAGE_START_FILES)
 
 
 def as_json(rows: list[MatrixRow]) -> str:
@@ -154,7 +167,8 @@ def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict
         if not fresh:
             continue
         raw, gz = _sizes_of(dist, manifest)
-        sizes[target.id] = RecordedSize(raw=raw, gzip=gz, manifest_sha256=sha256_file(manifest_path))
+        sizes[target.id] = RecordedSize(raw=raw, gzip=gz, manifest_sha256=sha256_file(manifest_path),
+                                        initial_gzip=page_start_gzip(dist, manifest))
     return sizes
 
 
@@ -162,16 +176,17 @@ def readme_table(ws: Workspace, sizes: dict[str, RecordedSize]) -> str:
     """The matrix as the README shows it: what matrix.json says, plus the sizes recorded in
     build-sizes.json (never dist/), so the committed table does not depend on this machine."""
     lines = [
-        "| target | alias | python | SDK | flavor (runtime) | flags | support | size raw / gzip -9 (bytes) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| target | alias | python | SDK | flavor (runtime) | flags | support | size raw / gzip -9 (bytes) | initial download, gzip -9 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for target in ws.matrix.targets:
         size = sizes.get(target.id)
         shown = f"{size.raw:,} / {size.gzip:,}" if size else "not recorded"
+        initial = f"{size.initial_gzip:,}" if size and size.initial_gzip is not None else "-"
         lines.append(
             f"| `{target.id}` | {', '.join(f'`{a}`' for a in target.aliases) or '-'} | {target.python.version} | "
             f"{target.sdk.kind} {target.sdk.version} | {target.flavor.name} ({target.flavor.runtime}) | "
-            f"{', '.join(target.flags) or '-'} | {target.support} | {shown} |"
+            f"{', '.join(target.flags) or '-'} | {target.support} | {shown} | {initial} |"
         )
     lines += ["", "Python releases and the SDK versions each needs (asking for a target with an older SDK fails saying so):", "", "| python | version | support | needs |", "|---|---|---|---|"]
     lines += [
