@@ -13,6 +13,7 @@ the error that asks for `loadPackages` (on the main thread).
 """
 
 import ast
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,8 +173,6 @@ def index_module_source(result: Split) -> str:
 
 def index_json(result: Split, pack_files: dict[str, bytes]) -> dict[str, object]:
     """packs/index.json: what the loader and the tools need to know about every pack."""
-    import hashlib
-
     return {
         "format": INDEX_FORMAT,
         "core": sorted({member.top for member in result.core}),

@@ -8,11 +8,10 @@ from pathlib import Path
 from wasmforge.building import docker_engine, fetch, toolchain_image
 from wasmforge.core import dirswap, log
 from wasmforge.core.errors import BuildError
-from wasmforge.core.files import gzip_size
 from wasmforge.core.hashing import sha256_file
 from wasmforge.core.locks import locked
 from wasmforge.model.manifest import Manifest, manifest_for, record_outputs, write_manifest
-from wasmforge.model.matrix_report import page_start_gzip
+from wasmforge.model.matrix_report import output_gzip_sizes, page_start_gzip
 from wasmforge.model.plan import BuildPlan
 from wasmforge.model.workspace import Workspace
 from wasmforge.rendering.dockerfile import render_dockerfile
@@ -120,6 +119,7 @@ def _summary(plan: BuildPlan, dist: Path, manifest: Manifest, durations: dict[st
         log.info(f"  {name:<15} {log.format_seconds(seconds)}")
     log.info(f"  {'total':<15} {log.format_seconds(sum(durations.values()))}")
     # A directory of outputs (the browser's stdlib packs) is one line: its files and totals.
+    gzip_sizes = output_gzip_sizes(dist, manifest)
     rows: dict[str, list[int]] = {}
     first_sha: dict[str, str] = {}
     for output in manifest.outputs:
@@ -128,7 +128,7 @@ def _summary(plan: BuildPlan, dist: Path, manifest: Manifest, durations: dict[st
         row = rows.setdefault(key, [0, 0, 0])
         row[0] += 1
         row[1] += output.size
-        row[2] += gzip_size(dist / output.name)
+        row[2] += gzip_sizes[output.name]
         first_sha.setdefault(key, output.sha256[:16] + "…")
     names = {key: f"{key} ({files} files)" if key.endswith("/") else key for key, (files, _, _) in rows.items()}
     width = max(18, *(len(name) for name in names.values()))
@@ -138,7 +138,7 @@ def _summary(plan: BuildPlan, dist: Path, manifest: Manifest, durations: dict[st
         log.info(f"  {names[key]:<{width}} {raw:>11,}  {gz:>11,}  {sha}".rstrip())
     total_raw, total_gz = sum(row[1] for row in rows.values()), sum(row[2] for row in rows.values())
     log.info(f"  {'total':<{width}} {total_raw:>11,}  {total_gz:>11,}")
-    initial = page_start_gzip(dist, manifest)
+    initial = page_start_gzip(gzip_sizes)
     if initial is not None:
         log.info(f"  {'initial download':<{width}} {'':>11}  {initial:>11,}  (what a page fetches before Python prints)")
     budgeted = initial if initial is not None else total_gz

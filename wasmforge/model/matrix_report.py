@@ -66,16 +66,20 @@ def _sizes(dist: Path) -> tuple[int | None, int | None]:
 
 def _sizes_of(dist: Path, manifest: Manifest) -> tuple[int, int]:
     raw = sum(o.size for o in manifest.outputs)
-    gz = sum(gzip_size(dist / o.name) for o in manifest.outputs if (dist / o.name).is_file())
-    return raw, gz
+    return raw, sum(output_gzip_sizes(dist, manifest).values())
 
 
-def page_start_gzip(dist: Path, manifest: Manifest) -> int | None:
-    """gzip -9 bytes of what a page fetches before Python prints; None if the artifact preloads nothing."""
-    names = {o.name for o in manifest.outputs}
-    if not set(PAGE_START_FILES) <= names:
+def output_gzip_sizes(dist: Path, manifest: Manifest) -> dict[str, int]:
+    """gzip -9 bytes of each output `dist` holds."""
+    return {o.name: gzip_size(dist / o.name) for o in manifest.outputs if (dist / o.name).is_file()}
+
+
+def page_start_gzip(gzip_sizes: dict[str, int]) -> int | None:
+    """gzip -9 bytes of what a page fetches before Python prints, from output_gzip_sizes; None if
+    the artifact preloads nothing."""
+    if not set(PAGE_START_FILES) <= set(gzip_sizes):
         return None
-    return sum(gzip_size(dist / name) for name in PAGE_START_FILES)
+    return sum(gzip_sizes[name] for name in PAGE_START_FILES)
 
 
 def as_json(rows: list[MatrixRow]) -> str:
@@ -166,9 +170,9 @@ def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict
                  and manifest.toolchain.get("lock_digest") == plan.toolchain_lock.digest)
         if not fresh:
             continue
-        raw, gz = _sizes_of(dist, manifest)
-        sizes[target.id] = RecordedSize(raw=raw, gzip=gz, manifest_sha256=sha256_file(manifest_path),
-                                        initial_gzip=page_start_gzip(dist, manifest))
+        gzip_sizes = output_gzip_sizes(dist, manifest)
+        sizes[target.id] = RecordedSize(raw=sum(o.size for o in manifest.outputs), gzip=sum(gzip_sizes.values()),
+                                        manifest_sha256=sha256_file(manifest_path), initial_gzip=page_start_gzip(gzip_sizes))
     return sizes
 
 

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from wasmforge.core import log
 from wasmforge.core.errors import BenchError, RuntimeUnavailableError
 from wasmforge.model.matrix import Target
+from wasmforge.model.matrix_report import PAGE_START_FILES
 from wasmforge.verifying import breakdown
 from wasmforge.verifying.breakdown import data_package_files as _data_package_files
 from wasmforge.verifying.runtimes import runtime_for
@@ -79,7 +80,7 @@ class EmscriptenBrowserArtifact:
 
     def download_files(self) -> list[str]:
         # python.worker.js is CPython's own demo REPL worker (Tools/wasm): a page never fetches it.
-        return ["python.js", "python.wasm", "python.data"]
+        return list(PAGE_START_FILES)
 
     def deferred_files(self) -> list[str]:
         return sorted(path.relative_to(self.directory).as_posix() for path in (self.directory / "packs").glob("*.zip"))

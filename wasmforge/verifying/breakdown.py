@@ -1007,7 +1007,7 @@ def breakdown_markdown(label: str, report: Breakdown, top: int = 40) -> list[str
                            "stored: bytes in the zip (python.data's zip stores, and is compressed in transit); gzip -9 is each row's "
                            "stored bytes compressed on their own: the rows add up to a little more than the file's gzip.")
     if on_demand:
-        lines += [""] + _stdlib_table(f"The stdlib packs (packs/, fetched on first import) by top-level package", on_demand, top,
+        lines += [""] + _stdlib_table("The stdlib packs (packs/, fetched on first import) by top-level package", on_demand, top,
                                       "stored: deflated bytes in the pack, which is what a static host sends.")
     lines += ["", f"### python.js by part ({report.js_size:,} bytes)", "", "| part | bytes | share |", "|---|---:|---:|"]
     for part, size in report.js_parts.items():
