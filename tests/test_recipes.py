@@ -35,10 +35,14 @@ def test_a_selector_file_goes_only_to_the_targets_under_that_selector(project_co
         files = plan_for(ws, ws.matrix.resolve(target_id)).recipe_files
         return {p.name for p in files if p.parent.name == "cpython"}
 
-    emscripten = {"build-python.sh", "build.sh", "normalize_stdlib_zip.py", "stdlib_packs.py"}
-    assert cpython_files(BROWSER_TARGET) == emscripten | {"browser-packs.pre.js", "browser_packs_finder.py", "browser_packs_sitecustomize.py"}
+    every_target = {"build-python.sh", "build.sh", "asyncio-socketless-loop.patch", "wasm_asyncio.py"}
+    emscripten = every_target | {"normalize_stdlib_zip.py", "stdlib_packs.py"}
+    assert cpython_files(BROWSER_TARGET) == emscripten | {
+        "browser-packs.pre.js", "browser_packs_finder.py", "browser_packs_sitecustomize.py",
+        "browser-webloop.pre.js", "browser_webloop.py",
+    }
     assert cpython_files(NODE_TARGET) == emscripten | {"node-stdio.pre.js"}
-    assert cpython_files(WASI_TARGET) == {"build-python.sh", "build.sh", "stdlib_tar.py"}
+    assert cpython_files(WASI_TARGET) == every_target | {"stdlib_tar.py"}
 
 
 def test_a_declared_selector_file_must_exist(project_copy):

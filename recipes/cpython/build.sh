@@ -29,8 +29,9 @@ case "$WF_SDK" in
   wasi) export CONFIG_SITE="$WF_BUILD/Tools/wasm/config.site-wasm32-wasi" CPP="$CC -E" ;;
 esac
 if [ "$WF_FLAVOR" = browser ]; then
-  # The loader half of the stdlib packs (Module.loadPackages; files that fetch on first read).
-  LDFLAGS="$LDFLAGS --pre-js=$RECIPE_DIR/browser-packs.pre.js"
+  # The loader half of the stdlib packs (Module.loadPackages; files that fetch on first read) and
+  # of asyncio on the page's main thread (Module.runPythonAsync).
+  LDFLAGS="$LDFLAGS --pre-js=$RECIPE_DIR/browser-packs.pre.js --pre-js=$RECIPE_DIR/browser-webloop.pre.js"
 fi
 if [ "$WF_FLAVOR" = node ]; then
   # Emscripten 3.1.69's NODERAWFS cannot fstat fds 0-2, so CPython would start without
@@ -66,11 +67,12 @@ case "$WF_SDK/$WF_FLAVOR" in
     rm -rf packs usr/local/lib/wasmforge-packs
     normalize_stdlib_zip --stored --packs "$HOST_DIR/packs" \
       --extra "_wasmforge_packs=$RECIPE_DIR/browser_packs_finder.py" \
-      --extra "sitecustomize=$RECIPE_DIR/browser_packs_sitecustomize.py"
+      --extra "sitecustomize=$RECIPE_DIR/browser_packs_sitecustomize.py" \
+      --extra "_wasmforge_webloop=$RECIPE_DIR/browser_webloop.py"
     install -D -m 644 packs/index.json usr/local/lib/wasmforge-packs/index.json
     rm -f python.js python.wasm python.data python.worker.js
     # The Makefile links with configure's LDFLAGS twice (CONFIGURE_LDFLAGS and LDFLAGS), which
-    # would put the packs' --pre-js into python.js twice: once is enough.
+    # would put the browser's --pre-js files into python.js twice: once is enough.
     wf_make python.js LDFLAGS= >>make.log 2>&1 || { tail -40 make.log; exit 1; }
     for artifact in python.js python.wasm python.data python.worker.js python.wasm.map; do
       if [ -f "$artifact" ]; then install -m 644 "$artifact" "$WF_OUT/$artifact"; fi
