@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BROWSER_TARGET = "cpython3.13-emscripten3.1.69-browser"
 NODE_TARGET = "cpython3.13-emscripten3.1.69-node"
 NODE_PTHREADS_TARGET = "cpython3.13-emscripten3.1.69-node-pthreads"
+# CPython --with-pydebug for Node (experimental): assertions on, sys.gettotalrefcount.
+NODE_DEBUG_TARGET = "cpython3.13-emscripten3.1.69-node-debug"
 WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
 # The same CPython with Debian unstable's emscripten: a second SDK version (experimental).
 BROWSER_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-browser"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NEEDS_NODE, NODE_PTHREADS_TARGET, NODE_TARGET, built_dist, experimental
+from .conftest import NEEDS_NODE, NODE_DEBUG_TARGET, NODE_PTHREADS_TARGET, NODE_TARGET, built_dist, experimental
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 pytestmark = [
@@ -74,10 +74,11 @@ print("wrote", here / "report.json")
 PROMISES = {
     NODE_TARGET: {"ctypes": [42, 4], "threads": "RuntimeError"},
     NODE_PTHREADS_TARGET: {"ctypes": "OSError", "threads": [499500, 1999000, 4498500, 7998000]},
+    NODE_DEBUG_TARGET: {"ctypes": [42, 4], "threads": "RuntimeError"},
 }
 
 
-@pytest.fixture(scope="module", params=[NODE_TARGET, experimental(NODE_PTHREADS_TARGET)])
+@pytest.fixture(scope="module", params=[NODE_TARGET, experimental(NODE_PTHREADS_TARGET), experimental(NODE_DEBUG_TARGET)])
 def node_dist(request) -> Path:
     return built_dist(request.param)
 
@@ -134,3 +135,11 @@ def test_an_uncaught_exception_exits_non_zero_with_a_traceback_on_stderr(node_di
     result = run_node(node_dist, "-c", "import json; json.loads('{')", cwd=tmp_path)
     assert result.returncode == 1
     assert "json.decoder.JSONDecodeError" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("target_id", [experimental(NODE_DEBUG_TARGET)])
+def test_the_debug_build_is_a_pydebug_interpreter(target_id, tmp_path):
+    code = ("import sys, sysconfig; print(sys.abiflags, sysconfig.get_config_var('Py_DEBUG'), "
+            "type(sys.gettotalrefcount()).__name__)")
+    result = run_node(built_dist(target_id), "-c", code, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "d 1 int\n"), result.stderr
