@@ -84,7 +84,7 @@ ModuleNotFoundError: No module named 'rlcompleter'
 
 
 def expectations(**fail: str) -> regrtest.Expectations:
-    return regrtest.Expectations(path=Path("x.json"), default=(), skip={}, fail=fail, support_files={})
+    return regrtest.Expectations(path=Path("x.json"), default=(), skip={}, fail=fail, support_files={}, test_edits={})
 
 
 def test_the_log_gives_each_modules_state_skip_reason_and_failed_test_ids():
@@ -195,6 +195,25 @@ def test_an_expectations_file_needs_a_reason_for_every_entry(tmp_path):
         regrtest.load_expectations(path)
 
 
+def test_a_test_edit_drops_one_named_line_with_a_reason_and_fails_loudly_when_the_line_moved(tmp_path):
+    path = tmp_path / "regrtest.json"
+    init = "test/test_asyncio/__init__.py"
+    skip_line = "support.requires_working_socket(module=True)"
+    path.write_text(json.dumps({"test_edits": {init: {"drop_line": skip_line, "reason": "its socketless modules run"}}}))
+    edits = regrtest.load_expectations(path).test_edits
+    files = {init: f"from test import support\n{skip_line}\nLOADED = True\n".encode()}
+    regrtest.apply_test_edits(files, edits, path)
+    assert files[init] == b"from test import support\nLOADED = True\n"
+    with pytest.raises(RegrtestError, match=r"test_edits\['test/test_asyncio/__init__.py'\]: .* occurs 0 times"):
+        regrtest.apply_test_edits(files, edits, path)
+    path.write_text(json.dumps({"test_edits": {"asyncio/__init__.py": {"drop_line": "import sys", "reason": "no"}}}))
+    with pytest.raises(RegrtestError, match="only files under test/ may be edited"):
+        regrtest.load_expectations(path)
+    path.write_text(json.dumps({"test_edits": {init: {"drop_line": skip_line}}}))
+    with pytest.raises(RegrtestError, match="give exactly drop_line and reason"):
+        regrtest.load_expectations(path)
+
+
 def test_the_junit_report_has_a_suite_per_module_and_expected_failures_as_skipped():
     ws = Workspace.load(root=ROOT)
     target = ws.matrix.resolve("emscripten-browser")
@@ -229,7 +248,9 @@ def test_each_targets_expectations_name_real_tests_with_reasons_and_a_subset_tou
     tarball = ws.cache.path_for(next(c.source.sha256 for c in ws.book.components_for(target) if c.name == "cpython"))
     if not tarball.is_file():
         pytest.skip("the CPython source tarball is not in the cache (invoke fetch)")
-    regrtest.check_expectations(listed, regrtest.read_test_sources(tarball, sorted(listed.support_files)))
+    sources = regrtest.read_test_sources(tarball, sorted(listed.support_files))
+    regrtest.apply_test_edits(sources.files, listed.test_edits, path)
+    regrtest.check_expectations(listed, sources)
 
 
 class CannedRuntime:

@@ -45,6 +45,12 @@ BATCH_SIZE = 60
 
 
 @dataclass(frozen=True, kw_only=True)
+class SuiteEdit:
+    drop_line: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Expectations:
     path: Path
     default: tuple[str, ...]  # the subset CI runs
@@ -53,6 +59,9 @@ class Expectations:
     # Lib/-relative files the artifact's stdlib leaves out but tests import (e.g. _pydecimal.py,
     # the pure-Python twin test_decimal compares _decimal with) -> why; added next to the tests.
     support_files: dict[str, str]
+    # Lib/-relative test file -> the one line dropped from it before the run, with the reason
+    # (e.g. test_asyncio's package-wide skip without sockets, where its socketless modules run).
+    test_edits: dict[str, SuiteEdit]
 
 
 def expectations_path(ws: Workspace, target: Target) -> Path:
@@ -63,9 +72,9 @@ def load_expectations(path: Path) -> Expectations:
     if not path.is_file():
         raise RegrtestError(f"{path}: no regression test expectations for this target; create it (see docs/testing-and-bench.md)")
     data = read_json(path, RegrtestError, "expectations file")
-    unknown = set(data) - {"$comment", "default", "skip", "fail", "support_files"}
+    unknown = set(data) - {"$comment", "default", "skip", "fail", "support_files", "test_edits"}
     if unknown:
-        raise RegrtestError(f"{path}: unknown keys {sorted(unknown)} (allowed: default, skip, fail, support_files)")
+        raise RegrtestError(f"{path}: unknown keys {sorted(unknown)} (allowed: default, skip, fail, support_files, test_edits)")
     for section in ("skip", "fail", "support_files"):
         for key, reason in data.get(section, {}).items():
             if not isinstance(reason, str) or not reason.strip():
@@ -79,7 +88,37 @@ def load_expectations(path: Path) -> Expectations:
         skip=dict(data.get("skip", {})),
         fail=dict(data.get("fail", {})),
         support_files=dict(data.get("support_files", {})),
+        test_edits=_test_edits(path, data.get("test_edits", {})),
     )
+
+
+def _test_edits(path: Path, data: object) -> dict[str, SuiteEdit]:
+    if not isinstance(data, dict):
+        raise RegrtestError(f"{path}: $.test_edits: give an object of test file -> {{drop_line, reason}}")
+    edits = {}
+    for name, edit in data.items():
+        where = f"{path}: $.test_edits['{name}']"
+        if not name.startswith("test/"):
+            raise RegrtestError(f"{where}: only files under test/ may be edited")
+        if not isinstance(edit, dict) or set(edit) != {"drop_line", "reason"}:
+            raise RegrtestError(f"{where}: give exactly drop_line and reason")
+        if not all(isinstance(edit[key], str) and edit[key].strip() for key in ("drop_line", "reason")):
+            raise RegrtestError(f"{where}: drop_line and reason must be non-empty strings")
+        edits[name] = SuiteEdit(drop_line=edit["drop_line"], reason=edit["reason"])
+    return edits
+
+
+def apply_test_edits(files: dict[str, bytes], edits: dict[str, SuiteEdit], path: Path) -> None:
+    """Drop each edit's line from its file; a line that is not there exactly once is an error
+    (another CPython release changed the file, and the edit must be looked at again)."""
+    for name, edit in edits.items():
+        lines = files.get(name, b"").decode().splitlines(keepends=True)
+        matching = [index for index, line in enumerate(lines) if line.rstrip("\r\n") == edit.drop_line]
+        if len(matching) != 1:
+            raise RegrtestError(f"{path}: $.test_edits['{name}']: {edit.drop_line!r} occurs {len(matching)} times "
+                                f"in Lib/{name}, not once")
+        del lines[matching[0]]
+        files[name] = "".join(lines).encode()
 
 
 def find_tests(entries: set[str], split_dirs: frozenset[str], directory: str = "", base: str = "") -> list[str]:
@@ -644,6 +683,7 @@ def run_regrtest(ws: Workspace, target: Target, runtime: Runtime, request: Regrt
     tarball = source_tarball(ws, dist)
     log.info(f"reading Lib/test from {tarball.name} …")
     sources = read_test_sources(tarball, sorted(expectations.support_files))
+    apply_test_edits(sources.files, expectations.test_edits, expectations.path)
     check_expectations(expectations, sources)
     wanted = sources.tests if request.run_all else (request.tests or list(expectations.default))
     selection = select(sources.tests, wanted, expectations)
