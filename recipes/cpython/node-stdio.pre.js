@@ -8,6 +8,11 @@
 // This runs before the file system is initialised (preRun): it names the three streams
 // /dev/stdin, /dev/stdout and /dev/stderr, answers a stat of those names with fstat of the host's
 // descriptor (what fstat means), and asks the host whether each one is a terminal.
+//
+// Emscripten 6.0.5 has the opposite bug: its NODERAWFS fstat reads `stream.node.node_ops`, and a
+// stream NODERAWFS opens on a host descriptor has no node, so every fstat (of the standard
+// streams and of every opened file) throws a TypeError and CPython dies at start-up. Where fstat
+// throws that, the host's descriptor is asked instead; where it works (3.1.69) it is not touched.
 // Only internal names of the emscripten release in the toolchain lock are used; if they are missing
 // the patch does nothing rather than break start-up.
 Module["preRun"] = [].concat(Module["preRun"] || [], function wasmforgeNodeStdio() {
@@ -25,6 +30,21 @@ Module["preRun"] = [].concat(Module["preRun"] || [], function wasmforgeNodeStdio
       stream.path = path;
       stream.tty = tty.isatty(hostFds[path]);
     });
+  };
+
+  var fstat = FS.fstat;
+  FS.fstat = function (fd) {
+    try {
+      return fstat(fd);
+    } catch (e) {
+      var stream = FS.getStream(fd);
+      if (!(e instanceof TypeError) || !stream || stream.nfd === undefined) throw e;
+      try {
+        return fs.fstatSync(stream.nfd);
+      } catch (hostError) {
+        throw hostError.code ? new FS.ErrnoError(ERRNO_CODES[hostError.code]) : hostError;
+      }
+    }
   };
 
   var stat = FS.stat;
