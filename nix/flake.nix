@@ -12,6 +12,7 @@
   #   cpython3.13-emscripten3.1.69-node-pthreads (alias: emscripten-node-pthreads)
   #   cpython3.13-emscripten3.1.69-node-debug (alias: emscripten-node-debug)
   #   cpython3.13-emscripten6.0.5-browser
+  #   cpython3.13-emscripten6.0.5-node
   #   cpython3.13-wasi19.1.7-wasi (alias: wasi)
   # and <target-id>-checked where published hashes were rendered in (--nix-fixed-output).
   # legacyPackages.<system>.<target-id>: that target's package set, every component by name.

@@ -29,6 +29,7 @@ NODE_DEBUG_TARGET = "cpython3.13-emscripten3.1.69-node-debug"
 WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
 # The same CPython with Debian unstable's emscripten: a second SDK version (experimental).
 BROWSER_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-browser"
+NODE_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-node"
 # Groups of tests that need one artifact built (or rebuilt) on one worker. The node build goes
 # first: it reuses the browser build's library layers, and the browser's no-cache rebuild runs
 # them again at another -j (a build argument), which leaves Docker's classic builder picking
