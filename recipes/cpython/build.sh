@@ -5,6 +5,10 @@
 RECIPE_DIR="$(cd "$(dirname "$0")" && pwd)"
 cd "$WF_BUILD"
 : "${WF_OUT:?}" "${WF_FLAVOR:?}"
+case " $WF_FLAGS " in
+  # Tools/wasm/wasm_assets.py knows only the release build's sysconfigdata name.
+  *" debug "*) patch -p1 --quiet --forward <"$RECIPE_DIR/wasm-assets-pydebug.patch" ;;
+esac
 BUILD_PYTHON="$WF_BUILD/builddir/build/python"
 HOST_DIR="$WF_BUILD/builddir/host"
 rm -rf "$HOST_DIR" && mkdir -p "$HOST_DIR" && cd "$HOST_DIR"
