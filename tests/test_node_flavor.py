@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NEEDS_NODE, NODE_DEBUG_TARGET, NODE_PTHREADS_TARGET, NODE_TARGET, built_dist, experimental
+from .conftest import (
+    NEEDS_NODE, NODE_DEBUG_TARGET, NODE_EMSCRIPTEN6_TARGET, NODE_PTHREADS_TARGET, NODE_TARGET, built_dist, experimental,
+)
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 pytestmark = [
@@ -75,10 +77,13 @@ PROMISES = {
     NODE_TARGET: {"ctypes": [42, 4], "threads": "RuntimeError"},
     NODE_PTHREADS_TARGET: {"ctypes": "OSError", "threads": [499500, 1999000, 4498500, 7998000]},
     NODE_DEBUG_TARGET: {"ctypes": [42, 4], "threads": "RuntimeError"},
+    NODE_EMSCRIPTEN6_TARGET: {"ctypes": [42, 4], "threads": "RuntimeError"},
 }
 
 
-@pytest.fixture(scope="module", params=[NODE_TARGET, experimental(NODE_PTHREADS_TARGET), experimental(NODE_DEBUG_TARGET)])
+@pytest.fixture(scope="module", params=[
+    NODE_TARGET, experimental(NODE_PTHREADS_TARGET), experimental(NODE_DEBUG_TARGET), experimental(NODE_EMSCRIPTEN6_TARGET),
+])
 def node_dist(request) -> Path:
     return built_dist(request.param)
 

@@ -13,6 +13,10 @@
 // stream NODERAWFS opens on a host descriptor has no node, so every fstat (of the standard
 // streams and of every opened file) throws a TypeError and CPython dies at start-up. Where fstat
 // throws that, the host's descriptor is asked instead; where it works (3.1.69) it is not touched.
+//
+// Emscripten 6.0.5 also hands the interpreter the host's whole environment, PATH included; with
+// no way to start a process, a PATH naming host programs only misleads (shutil.which finds
+// bunzip2, and subprocess then fails). PATH is "/", emscripten's own default and 3.1.69's value.
 // Only internal names of the emscripten release in the toolchain lock are used; if they are missing
 // the patch does nothing rather than break start-up.
 Module["preRun"] = [].concat(Module["preRun"] || [], function wasmforgeNodeStdio() {
@@ -20,6 +24,7 @@ Module["preRun"] = [].concat(Module["preRun"] || [], function wasmforgeNodeStdio
     return;
   }
   var tty = require("tty");
+  if (typeof ENV === "object") ENV.PATH = "/";
   var hostFds = { "/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2 };
 
   var createStandardStreams = FS.createStandardStreams;
