@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
-from .conftest import BROWSER_TARGET, NEEDS_NODE, NEEDS_WASI, NODE_TARGET, ROOT, WASI_TARGET, built_dist
+from .conftest import (
+    BROWSER_EMSCRIPTEN6_TARGET, BROWSER_TARGET, NEEDS_NODE, NEEDS_WASI, NODE_EMSCRIPTEN6_TARGET, NODE_TARGET, ROOT,
+    WASI_TARGET, built_dist, experimental,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -70,6 +73,8 @@ def run_where_python_may_block(target_id: str, code: str) -> tuple[int | None, s
     pytest.param(NODE_TARGET, marks=NEEDS_NODE, id="node"),
     pytest.param(WASI_TARGET, marks=NEEDS_WASI, id="wasi"),
     pytest.param(BROWSER_TARGET, marks=pytest.mark.browser, id="browser-worker"),
+    experimental(NODE_EMSCRIPTEN6_TARGET),
+    experimental(BROWSER_EMSCRIPTEN6_TARGET),
 ])
 def test_asyncio_run_runs_the_program_on_the_socketless_loop(target_id):
     exit_code, output = run_where_python_may_block(target_id, PROGRAM + "asyncio.run(main())\n")
@@ -130,8 +135,9 @@ def main_thread_page(dist: Path) -> Iterator[Any]:
 
 
 @pytest.mark.browser
-def test_on_the_main_thread_the_program_runs_on_the_pages_event_loop():
-    with main_thread_page(built_dist(BROWSER_TARGET)) as page:
+@pytest.mark.parametrize("target_id", [BROWSER_TARGET, experimental(BROWSER_EMSCRIPTEN6_TARGET)])
+def test_on_the_main_thread_the_program_runs_on_the_pages_event_loop(target_id):
+    with main_thread_page(built_dist(target_id)) as page:
         outcome = page.evaluate("code => wfRun(code)", PROGRAM + "await main()\n")
         assert "error" not in outcome, outcome
         output = page.inner_text("#out")
@@ -139,8 +145,9 @@ def test_on_the_main_thread_the_program_runs_on_the_pages_event_loop():
 
 
 @pytest.mark.browser
-def test_the_page_stays_responsive_while_python_sleeps():
-    with main_thread_page(built_dist(BROWSER_TARGET)) as page:
+@pytest.mark.parametrize("target_id", [BROWSER_TARGET, experimental(BROWSER_EMSCRIPTEN6_TARGET)])
+def test_the_page_stays_responsive_while_python_sleeps(target_id):
+    with main_thread_page(built_dist(target_id)) as page:
         page.evaluate("code => wfRun(code)", "import asyncio, time")  # fetches the packs first
         awaited = page.evaluate("code => wfRun(code)", "await asyncio.sleep(0.5)\n'slept'")
         blocked = page.evaluate("code => wfRun(code)", "time.sleep(0.5)\n'slept'")
@@ -151,8 +158,9 @@ def test_the_page_stays_responsive_while_python_sleeps():
 
 
 @pytest.mark.browser
-def test_run_python_async_gives_values_and_tracebacks_and_keeps_its_namespace():
-    with main_thread_page(built_dist(BROWSER_TARGET)) as page:
+@pytest.mark.parametrize("target_id", [BROWSER_TARGET, experimental(BROWSER_EMSCRIPTEN6_TARGET)])
+def test_run_python_async_gives_values_and_tracebacks_and_keeps_its_namespace(target_id):
+    with main_thread_page(built_dist(target_id)) as page:
         assert page.evaluate("code => wfRun(code)", "x = 6\nx * 7")["value"] == 42
         assert page.evaluate("code => wfRun(code)", "{'x': x, 'list': [1, None]}")["value"] == {"x": 6, "list": [1, None]}
         assert page.evaluate("code => wfRun(code)", "object")["value"] == "<class 'object'>"
