@@ -142,6 +142,14 @@ def test_bench_measures_the_artifact_and_pyodide_in_one_run(invoke_cli, tmp_path
     zip_transfer = next(t for t in reference["network"]["files"] if t["name"] == "python_stdlib.zip")
     assert zip_transfer["encoding"] == "identity", "a zip is sent as it is, as CDNs do"
     assert "transferred, as Chromium counted it" in result.stdout
+    # The workload (the smoke test's modules and ctypes at work) fetches the start files and the
+    # packs its imports need, and no others; the reference's npm package cannot run it.
+    workload_files = {t["name"] for t in ours["workload_network"]["files"]}
+    assert {"python.js", "python.wasm", "python.data", "packs/sqlite3.zip", "packs/ctypes.zip", "packs/lzma.zip"} <= workload_files
+    assert "packs/asyncio.zip" not in workload_files and "packs/tkinter.zip" not in workload_files
+    assert ours["download"]["gzip"] < ours["workload"]["gzip"] < ours["full"]["gzip"]
+    assert reference["workload"] is None and reference["workload_network"] is None
+    assert "workload download" in result.stdout
     ratios = json.loads(report_path.read_text())["ratios"]
     assert set(ratios) >= {"download_gzip", "node_cold_start", "chromium_cold_start", "node_peak_rss"}
     assert f"ratios, {ours['label']} / pyodide 314.0.7:" in result.stdout

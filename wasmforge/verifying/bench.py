@@ -43,6 +43,17 @@ MARKER = "wf-first-output"
 FIRST_OUTPUT_CODE = f"print('{MARKER}')"
 NODE_TIMEOUT_SECONDS = 120.0
 CHROMIUM_TIMEOUT_MS = 120_000
+# The workload whose download the bench measures (issue 11: "the bytes fetched to run the smoke
+# test"): the smoke test's modules and ctypes, each doing real work, then MARKER.
+WORKLOAD_CODE = (
+    "import bz2, ctypes, decimal, json, lzma, sqlite3, zlib\n"
+    "data = json.dumps({'n': list(range(2000))}).encode()\n"
+    "assert zlib.decompress(zlib.compress(data)) == bz2.decompress(bz2.compress(data)) == data\n"
+    "assert lzma.decompress(lzma.compress(data)) == data\n"
+    "assert sqlite3.connect(':memory:').execute('select 6*7').fetchone()[0] == 42\n"
+    "assert str(decimal.Decimal(1) / 8) == '0.125' and ctypes.c_int32(-1).value == -1\n"
+    f"print('{MARKER}')\n"
+)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -68,6 +79,11 @@ class Subject(Protocol):
     def chromium_page(self) -> str:
         """An HTML page (served from `directory`) that starts the interpreter, prints MARKER and
         sets window.wfFirstOutput = performance.now() when that line arrives."""
+        ...
+
+    def chromium_workload_page(self) -> str | None:
+        """A page like chromium_page() that runs WORKLOAD_CODE instead, fetching what it needs
+        first; None when the subject cannot run it as measured here."""
         ...
 
 
@@ -96,6 +112,24 @@ class EmscriptenBrowserArtifact:
     arguments: ["-c", {json.dumps(FIRST_OUTPUT_CODE)}],
     print: (text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) window.wfFirstOutput = performance.now(); }},
     printErr: (text) => console.error(text),
+  }};
+</script>
+<script src="python.js"></script>
+"""
+
+    def chromium_workload_page(self) -> str:
+        # As README's embedding example: the packs the code imports are fetched before it runs.
+        return f"""<!doctype html><meta charset="utf-8"><title>workload</title>
+<script>
+  var wfCode = {json.dumps(WORKLOAD_CODE)};
+  var Module = {{
+    noInitialRun: true,
+    print: (text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) window.wfFirstOutput = performance.now(); }},
+    printErr: (text) => console.error(text),
+    onRuntimeInitialized: async () => {{
+      await Module.loadPackagesFromImports(wfCode);
+      callMain(["-c", wfCode]);
+    }},
   }};
 </script>
 <script src="python.js"></script>
@@ -143,6 +177,10 @@ class PyodidePackage:
   pyodide.runPython({json.dumps(FIRST_OUTPUT_CODE)});
 </script>
 """
+
+    def chromium_workload_page(self) -> None:
+        # sqlite3 and lzma are packages of Pyodide's full distribution, not of its npm package.
+        return None
 
 
 def open_reference(path: Path, scratch: Path) -> PyodidePackage:
@@ -369,10 +407,14 @@ def _url_name(url: str) -> str:
 
 
 def chromium_cold_starts(subject: Subject, runs: int) -> tuple[list[float], list[str], NetworkBytes]:
-    """Seconds from navigation to first output, each in a fresh browser context; files fetched;
+    return chromium_page_runs(subject, subject.chromium_page(), runs)
+
+
+def chromium_page_runs(subject: Subject, page_html: str, runs: int) -> tuple[list[float], list[str], NetworkBytes]:
+    """Seconds from navigation to MARKER, each in a fresh browser context; files fetched;
     the bytes Chromium counted on the wire in the first run (the server compresses as a static host
     does, and every run starts cold, so each run transfers the same)."""
-    site = Site(root=subject.directory, encodings=ENCODINGS, extra={f"/{BENCH_PAGE}": subject.chromium_page().encode()})
+    site = Site(root=subject.directory, encodings=ENCODINGS, extra={f"/{BENCH_PAGE}": page_html.encode()})
     seconds: list[float] = []
     network: NetworkBytes | None = None
     with serving(site, warm=subject.download_files()) as base, chromium_browser() as browser:
@@ -420,6 +462,9 @@ class SubjectReport:
     chromium_start: Sample | None = None
     chromium_fetched: list[str] = field(default_factory=list)
     network: NetworkBytes | None = None
+    # WORKLOAD_CODE's run in Chromium: what went over the wire, and those files' computed sizes.
+    workload_network: NetworkBytes | None = None
+    workload: FileSize | None = None
     budget_gzip: int | None = None
     full_budget_gzip: int | None = None
     breakdown: dict[str, Any] = field(default_factory=dict)
@@ -464,6 +509,11 @@ def measure(subject: Subject, request: BenchRequest) -> SubjectReport:
         report.chromium_start = Sample.of(seconds)
         report.chromium_fetched = fetched
         report.network = network
+        workload_page = subject.chromium_workload_page()
+        if workload_page is not None:
+            log.info(f"==> {subject.label}: Chromium workload (the smoke test's modules and ctypes)")
+            _, fetched, report.workload_network = chromium_page_runs(subject, workload_page, 1)
+            report.workload = total(measure_sizes(subject.directory, fetched), "workload")
     return report
 
 
@@ -522,6 +572,11 @@ def format_reports(reports: list[SubjectReport]) -> str:
                          f"(min {_ms(report.chromium_start.low)}, max {_ms(report.chromium_start.high)}); fetched {', '.join(report.chromium_fetched)}")
         if report.network is not None:
             lines.extend(_network_lines(report))
+        if report.workload is not None and report.workload_network is not None:
+            workload = report.workload
+            lines.append(f"  workload download (zlib, bz2, lzma, sqlite3, ctypes, decimal, json at work; "
+                         f"{len(report.workload_network.files)} files): {report.workload_network.body:,} bytes on the wire, "
+                         f"{workload.raw:,} raw, {workload.gzip:,} gzip -9, {workload.brotli:,} brotli")
         if report.breakdown:
             lines.extend(_breakdown_lines(report.breakdown))
     if len(reports) == 2:
@@ -595,9 +650,11 @@ def reports_json(reports: list[SubjectReport], runs: int) -> dict[str, Any]:
         entry = asdict(report)
         entry["over_budget"] = report.over_budget
         entry["budget_overruns"] = report.budget_overruns
-        if report.network is not None:
-            entry["network"]["body"] = report.network.body
-            entry["network"]["headers"] = report.network.headers
+        for key in ("network", "workload_network"):
+            network = getattr(report, key)
+            if network is not None:
+                entry[key]["body"] = network.body
+                entry[key]["headers"] = network.headers
         data["subjects"].append(entry)
     if len(reports) == 2:
         ours, reference = reports
