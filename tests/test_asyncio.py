@@ -93,6 +93,27 @@ def test_a_task_waiting_for_what_can_never_happen_is_an_error_not_a_hang(target_
     assert "nothing is scheduled and nothing can wake the event loop" in output, output
 
 
+@pytest.mark.parametrize("target_id", [
+    pytest.param(NODE_TARGET, marks=NEEDS_NODE, id="node"),
+    pytest.param(WASI_TARGET, marks=NEEDS_WASI, id="wasi"),
+])
+def test_watching_a_file_descriptor_or_a_signal_is_refused_saying_why(target_id):
+    code = (
+        "import asyncio, signal\n"
+        "loop = asyncio.new_event_loop()\n"
+        "for call in (lambda: loop.add_reader(0, print), lambda: loop.add_signal_handler(signal.SIGINT, print)):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except NotImplementedError as exc:\n"
+        "        print('refused:', exc)\n"
+        "loop.close()\n"
+    )
+    exit_code, output = run_where_python_may_block(target_id, code)
+    assert exit_code == 0, output
+    assert "refused: asyncio on" in output and "cannot watch file descriptors" in output, output
+    assert "add_signal_handler() needs a self-pipe" in output, output
+
+
 PAGE = """<!doctype html>
 <meta charset="utf-8"><title>wasmforge asyncio</title>
 <link rel="icon" href="data:,">
