@@ -248,9 +248,7 @@ def test_each_targets_expectations_name_real_tests_with_reasons_and_a_subset_tou
     tarball = ws.cache.path_for(next(c.source.sha256 for c in ws.book.components_for(target) if c.name == "cpython"))
     if not tarball.is_file():
         pytest.skip("the CPython source tarball is not in the cache (invoke fetch)")
-    sources = regrtest.read_test_sources(tarball, sorted(listed.support_files))
-    regrtest.apply_test_edits(sources.files, listed.test_edits, path)
-    regrtest.check_expectations(listed, sources)
+    regrtest.check_expectations(listed, regrtest.suite_sources(tarball, listed))
 
 
 class CannedRuntime:

@@ -43,6 +43,11 @@ MARKER = "wf-first-output"
 FIRST_OUTPUT_CODE = f"print('{MARKER}')"
 NODE_TIMEOUT_SECONDS = 120.0
 CHROMIUM_TIMEOUT_MS = 120_000
+# A page's output handler: the time of the first line carrying MARKER, for the bench to read.
+MARK_FIRST_OUTPUT = (
+    f'(text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) '
+    'window.wfFirstOutput = performance.now(); }'
+)
 # The workload whose download the bench measures (issue 11: "the bytes fetched to run the smoke
 # test"): the smoke test's modules and ctypes, each doing real work, then MARKER.
 WORKLOAD_CODE = (
@@ -110,7 +115,7 @@ class EmscriptenBrowserArtifact:
 <script>
   var Module = {{
     arguments: ["-c", {json.dumps(FIRST_OUTPUT_CODE)}],
-    print: (text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) window.wfFirstOutput = performance.now(); }},
+    print: {MARK_FIRST_OUTPUT},
     printErr: (text) => console.error(text),
   }};
 </script>
@@ -124,7 +129,7 @@ class EmscriptenBrowserArtifact:
   var wfCode = {json.dumps(WORKLOAD_CODE)};
   var Module = {{
     noInitialRun: true,
-    print: (text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) window.wfFirstOutput = performance.now(); }},
+    print: {MARK_FIRST_OUTPUT},
     printErr: (text) => console.error(text),
     onRuntimeInitialized: async () => {{
       await Module.loadPackagesFromImports(wfCode);
@@ -172,7 +177,7 @@ class PyodidePackage:
 <script type="module">
   import {{ loadPyodide }} from "./pyodide.mjs";
   const pyodide = await loadPyodide({{
-    stdout: (text) => {{ if (text.includes("{MARKER}") && window.wfFirstOutput === undefined) window.wfFirstOutput = performance.now(); }},
+    stdout: {MARK_FIRST_OUTPUT},
   }});
   pyodide.runPython({json.dumps(FIRST_OUTPUT_CODE)});
 </script>

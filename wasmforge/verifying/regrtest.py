@@ -241,6 +241,13 @@ def read_test_sources(tarball: Path, support_files: list[str]) -> SuiteSources:
     return SuiteSources(files=files, tests=find_tests(tests_dir, split))
 
 
+def suite_sources(tarball: Path, expectations: Expectations) -> SuiteSources:
+    """The tests as this target runs them: Lib/test/ and its support files, edits applied."""
+    sources = read_test_sources(tarball, sorted(expectations.support_files))
+    apply_test_edits(sources.files, expectations.test_edits, expectations.path)
+    return sources
+
+
 def guest_lib_dir(target: Target) -> str:
     # The build installs under /usr/local (recipes/cpython/build.sh), and prefix/lib/pythonX.Y is
     # on the interpreter's default sys.path (after the stdlib zip, if any): tests placed there
@@ -682,8 +689,7 @@ def run_regrtest(ws: Workspace, target: Target, runtime: Runtime, request: Regrt
     expectations = load_expectations(expectations_path(ws, target))
     tarball = source_tarball(ws, dist)
     log.info(f"reading Lib/test from {tarball.name} …")
-    sources = read_test_sources(tarball, sorted(expectations.support_files))
-    apply_test_edits(sources.files, expectations.test_edits, expectations.path)
+    sources = suite_sources(tarball, expectations)
     check_expectations(expectations, sources)
     wanted = sources.tests if request.run_all else (request.tests or list(expectations.default))
     selection = select(sources.tests, wanted, expectations)
