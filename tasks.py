@@ -79,12 +79,12 @@ def build(c, target=None, jobs=None, no_cache=False, check_reproducible=False):
     help={
         "manifest": "Path to a manifest.json (e.g. dist/<target-id>/manifest.json).",
         "version": "Instead of --manifest: a published version (e.g. nightly-2026-11-25) to pull from --store.",
-        "target": "With --version: the target id or alias.",
+        "target": "With --version: the target id or alias. Alone: build that target from scratch (varied conditions) into dist/ and compare its manifest with the one recorded in build-sizes.json.",
         "store": "With --version: the store URL (default ./store).",
         "pubkey": "With --version: the pinned public key (default keys/release.pub.pem or $WASMFORGE_PUBKEY).",
         "source-date-epoch": "Override the manifest's SOURCE_DATE_EPOCH (to see a deliberate difference).",
         "workdir": "Where to rebuild (default build/<target-id>/reproduce-<time>/).",
-        "jobs": "With --manifest: parallel make jobs in the rebuild (default 1, unlike the build's default).",
+        "jobs": "Parallel make jobs in the rebuild (default: twice the CPUs, unlike the build's default).",
     }
 )
 def reproduce(c, manifest=None, version=None, target=None, store=None, pubkey=None, source_date_epoch=None, workdir=None,
@@ -92,8 +92,9 @@ def reproduce(c, manifest=None, version=None, target=None, store=None, pubkey=No
     """Rebuild a manifest's target from scratch (no cache, varied conditions); compare every output's sha256.
 
     Give a local --manifest, or --version/--target/--store to pull a published release (signature and
-    hashes verified) and rebuild that. Prints a table (file, expected, got, ok/DIFFERS); on a
-    difference writes diffoscope text and HTML reports next to the rebuild. Exits 0 only if all match.
+    hashes verified) and rebuild that, or --target alone to rebuild into dist/ and compare with the
+    build recorded in build-sizes.json (usually made on another machine). Prints a table (file,
+    expected, got, ok/DIFFERS); on a difference writes diffoscope text and HTML reports next to the rebuild. Exits 0 only if all match.
     """
     from pathlib import Path
 
@@ -104,8 +105,12 @@ def reproduce(c, manifest=None, version=None, target=None, store=None, pubkey=No
         ws, [resolved] = _resolved([target])
         _run(lambda: commands.cmd_reproduce_published(ws, resolved, version, store, pubkey, where))
         return
+    if target and not manifest:
+        ws, [resolved] = _resolved([target])
+        _run(lambda: commands.cmd_reproduce_recorded(ws, resolved, int(jobs) if jobs else None))
+        return
     if not manifest:
-        raise Exit("error: give --manifest PATH, or --version V --target T [--store URL]", code=2)
+        raise Exit("error: give --manifest PATH, --target T (the build recorded in build-sizes.json), or --version V --target T [--store URL]", code=2)
     sde = int(source_date_epoch) if source_date_epoch is not None else None
     _run(lambda: commands.cmd_reproduce(commands.workspace(), Path(manifest), sde, where, int(jobs) if jobs else None))
 

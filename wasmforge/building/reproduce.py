@@ -12,7 +12,10 @@ from typing import Iterator
 from wasmforge.core import log
 from wasmforge.building.build import BuildSettings, build_target
 from wasmforge.core.errors import ReproducibilityError
+from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import Manifest, read_manifest
+from wasmforge.model.matrix import Target
+from wasmforge.model.matrix_report import SIZES_FILE, RecordedSize
 from wasmforge.model.plan import BuildPlan, plan_for
 from wasmforge.model.workspace import Workspace
 
@@ -101,6 +104,48 @@ def reproduce(ws: Workspace, manifest_path: Path, *, workdir: Path | None = None
     if not all(c.ok for c in comparisons):
         reports = diff_reports(manifest_path.parent, result.dist, [c.name for c in comparisons if not c.ok], rebuild_dir)
     return ReproduceResult(comparisons=tuple(comparisons), rebuild_dir=rebuild_dir, reports=reports)
+
+
+def check_recorded(plan: BuildPlan, recorded: RecordedSize | None) -> RecordedSize:
+    """Refuse, naming why, a record that cannot be compared with a rebuild from this checkout."""
+    target_id = plan.target.id
+    if recorded is None:
+        raise ReproducibilityError(
+            f"{SIZES_FILE}: no build of {target_id} is recorded; build it (`invoke build --target {target_id}`) "
+            f"and reproduce that with --manifest dist/{target_id}/manifest.json"
+        )
+    if recorded.recipe_digest is not None and recorded.recipe_digest != plan.recipe_digest:
+        raise ReproducibilityError(
+            f"{SIZES_FILE}: {target_id} was recorded from other recipes (recipe digest {recorded.recipe_digest[:16]}, "
+            f"here {plan.recipe_digest[:16]}); check out the commit that recorded it"
+        )
+    if recorded.lock_digest is not None and recorded.lock_digest != plan.toolchain_lock.digest:
+        raise ReproducibilityError(
+            f"{SIZES_FILE}: {target_id} was recorded with toolchain lock {recorded.lock_digest[:16]}, "
+            f"but {plan.toolchain_lock.path.name} has {plan.toolchain_lock.digest[:16]}"
+        )
+    return recorded
+
+
+def reproduce_recorded(ws: Workspace, target: Target, recorded: RecordedSize | None, *,
+                       variation: Variation = Variation()) -> ReproduceResult:
+    """Build `target` from scratch under `variation` into dist/<target-id>/ and compare its
+    manifest with the one recorded in build-sizes.json, usually on another machine and day.
+
+    The manifest lists every output's sha256, so one digest stands for every byte; and the
+    rebuild is a full build, so the no-cache rebuild is also the build the tests then use."""
+    plan = plan_for(ws, target)
+    expected = check_recorded(plan, recorded)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    context = ws.paths.build_of(target) / f"reproduce-{stamp}" / "context"
+    log.info(f"reproducing the recorded build of {target.id} ({variation.describe()})")
+    settings = BuildSettings(jobs=variation.jobs, nocache=True, context_dir=context)
+    with varied_host(variation):
+        result = build_target(ws, plan, settings)
+    got = sha256_file(result.dist / "manifest.json")
+    comparison = Comparison(name=f"manifest.json ({len(result.manifest.outputs)} outputs)",
+                            expected=expected.manifest_sha256, got=got)
+    return ReproduceResult(comparisons=(comparison,), rebuild_dir=result.dist, reports=())
 
 
 @contextmanager

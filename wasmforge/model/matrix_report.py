@@ -28,6 +28,10 @@ class RecordedSize:
     manifest_sha256: str
     # gzip -9 of PAGE_START_FILES, for an artifact a page loads; None for the others
     initial_gzip: int | None = None
+    # What built it: `reproduce --target` refuses a record from other recipes or another toolchain
+    # (None in records older than these fields).
+    recipe_digest: str | None = None
+    lock_digest: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,7 +176,8 @@ def record_fresh_sizes(ws: Workspace, recorded: dict[str, RecordedSize]) -> dict
             continue
         gzip_sizes = output_gzip_sizes(dist, manifest)
         sizes[target.id] = RecordedSize(raw=sum(o.size for o in manifest.outputs), gzip=sum(gzip_sizes.values()),
-                                        manifest_sha256=sha256_file(manifest_path), initial_gzip=page_start_gzip(gzip_sizes))
+                                        manifest_sha256=sha256_file(manifest_path), initial_gzip=page_start_gzip(gzip_sizes),
+                                        recipe_digest=plan.recipe_digest, lock_digest=plan.toolchain_lock.digest)
     return sizes
 
 
