@@ -8,6 +8,7 @@
 
   # packages.<system>.<name>, <name> one of:
   #   cpython3.13-emscripten3.1.69-browser (alias: emscripten-browser)
+  #   cpython3.13-emscripten3.1.69-browser-pthreads (alias: emscripten-browser-pthreads)
   #   cpython3.13-emscripten3.1.69-node (alias: emscripten-node)
   #   cpython3.13-emscripten3.1.69-node-pthreads (alias: emscripten-node-pthreads)
   #   cpython3.13-emscripten3.1.69-node-debug (alias: emscripten-node-debug)

@@ -23,6 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_TARGET = "cpython3.13-emscripten3.1.69-browser"
 NODE_TARGET = "cpython3.13-emscripten3.1.69-node"
+# Real threads in a page (experimental): python.js in a Web Worker of a cross-origin isolated page.
+BROWSER_PTHREADS_TARGET = "cpython3.13-emscripten3.1.69-browser-pthreads"
 NODE_PTHREADS_TARGET = "cpython3.13-emscripten3.1.69-node-pthreads"
 # CPython --with-pydebug for Node (experimental): assertions on, sys.gettotalrefcount.
 NODE_DEBUG_TARGET = "cpython3.13-emscripten3.1.69-node-debug"

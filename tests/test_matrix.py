@@ -126,10 +126,9 @@ def test_an_invalid_version_specifier_is_refused(matrix_data, tmp_path):
 
 
 def test_an_entry_matching_an_exclusion_is_refused_with_the_reason(matrix_data, tmp_path):
-    matrix_data["flags"]["pthreads"]["flavors"] = ["browser", "node"]
-    matrix_data["entries"][0]["flags"] = ["pthreads"]
+    matrix_data["entries"][0]["flags"] = ["dynamic-linking", "pthreads"]
     message = refused(matrix_data, tmp_path)
-    assert "entry is excluded" in message and "SharedArrayBuffer" in message
+    assert "entry is excluded" in message and "dynamic linking with pthreads is experimental" in message
 
 
 def test_a_missing_toolchain_spec_or_recipe_is_refused(matrix_data, tmp_path):
@@ -176,8 +175,8 @@ def test_an_unknown_target_lists_the_valid_ones(matrix_data, tmp_path):
 
 def test_asking_for_an_excluded_combination_fails_with_its_reason(matrix_data, tmp_path):
     matrix = load(matrix_data, tmp_path)
-    with pytest.raises(ExcludedTargetError, match="SharedArrayBuffer"):
-        matrix.resolve(f"{BROWSER_TARGET}-pthreads")
+    with pytest.raises(ExcludedTargetError, match="dynamic linking with pthreads is experimental"):
+        matrix.resolve(f"{BROWSER_TARGET}-pthreads+dynamic-linking")
 
 
 def test_a_python_asked_for_with_an_sdk_older_than_it_needs_fails_with_the_requirement(matrix_data, tmp_path):

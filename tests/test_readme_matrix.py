@@ -37,7 +37,8 @@ def test_update_readme_rewrites_only_between_the_markers(invoke_cli, project_cop
     shutil.copy(ROOT / "README.md", project_copy / "README.md")
     matrix_path = project_copy / "matrix.json"
     data = json.loads(matrix_path.read_text())
-    data["entries"][1]["support"] = "experimental"
+    node = next(e for e in data["entries"] if e["sdk"] == "emscripten-3.1.69" and e["flavor"] == "node" and "variant" not in e)
+    node["support"] = "experimental"
     matrix_path.write_text(json.dumps(data))
     before = (project_copy / "README.md").read_text()
 
@@ -69,6 +70,8 @@ def test_update_readme_records_sizes_of_fresh_builds_only_and_check_reads_the_re
     assert set(recorded) == {BROWSER_TARGET}, "a build from other recipes is not recorded"
     raw = sum(p.stat().st_size for p in (project_copy / "dist" / BROWSER_TARGET).glob("python.*"))
     assert recorded[BROWSER_TARGET]["raw"] == raw
+    assert len(recorded[BROWSER_TARGET]["recipe_digest"]) == len(recorded[BROWSER_TARGET]["lock_digest"]) == 64, \
+        "the record says what built it, for `reproduce --target`"
     readme = (project_copy / "README.md").read_text()
     assert f"| {raw:,} / {recorded[BROWSER_TARGET]['gzip']:,} | {recorded[BROWSER_TARGET]['initial_gzip']:,} |" in readme
     assert "| `cpython3.13-emscripten3.1.69-node` |" in readme and "| not recorded |" in readme

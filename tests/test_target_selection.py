@@ -8,8 +8,8 @@ from wasmforge.core.errors import ExcludedTargetError, UnknownTargetError
 from wasmforge.model.workspace import Workspace
 
 from .conftest import (
-    BROWSER_EMSCRIPTEN6_TARGET, BROWSER_TARGET, NODE_DEBUG_TARGET, NODE_EMSCRIPTEN6_TARGET, NODE_PTHREADS_TARGET, NODE_TARGET, ROOT,
-    WASI_TARGET,
+    BROWSER_EMSCRIPTEN6_TARGET, BROWSER_PTHREADS_TARGET, BROWSER_TARGET, NODE_DEBUG_TARGET, NODE_EMSCRIPTEN6_TARGET,
+    NODE_PTHREADS_TARGET, NODE_TARGET, ROOT, WASI_TARGET,
 )
 
 
@@ -23,20 +23,20 @@ def ids(targets) -> list[str]:
 
 
 def test_a_glob_selects_target_ids_in_matrix_order(ws):
-    assert ids(ws.matrix.select(["cpython3.13-emscripten3*"])) == [BROWSER_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET, NODE_DEBUG_TARGET]
+    assert ids(ws.matrix.select(["cpython3.13-emscripten3*"])) == [BROWSER_TARGET, BROWSER_PTHREADS_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET, NODE_DEBUG_TARGET]
     assert ids(ws.matrix.select(["*-node*"])) == [NODE_TARGET, NODE_PTHREADS_TARGET, NODE_DEBUG_TARGET, NODE_EMSCRIPTEN6_TARGET]
     assert ids(ws.matrix.select(["*"])) == ws.matrix.target_ids()
 
 
 def test_a_glob_matches_aliases_too(ws):
-    assert ids(ws.matrix.select(["emscripten-*"])) == [BROWSER_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET, NODE_DEBUG_TARGET]
+    assert ids(ws.matrix.select(["emscripten-*"])) == [BROWSER_TARGET, BROWSER_PTHREADS_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET, NODE_DEBUG_TARGET]
     assert ids(ws.matrix.select(["wa?i"])) == [WASI_TARGET]
 
 
 def test_names_keep_the_order_asked_and_each_target_builds_once(ws):
     selected = ws.matrix.select(["wasi", "emscripten-browser", BROWSER_TARGET, "cpython3.13-*"])
-    assert ids(selected) == [WASI_TARGET, BROWSER_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET, NODE_DEBUG_TARGET, BROWSER_EMSCRIPTEN6_TARGET,
-                             NODE_EMSCRIPTEN6_TARGET]
+    assert ids(selected) == [WASI_TARGET, BROWSER_TARGET, BROWSER_PTHREADS_TARGET, NODE_TARGET, NODE_PTHREADS_TARGET, NODE_DEBUG_TARGET,
+                             BROWSER_EMSCRIPTEN6_TARGET, NODE_EMSCRIPTEN6_TARGET]
 
 
 def test_a_glob_matching_nothing_is_an_error_listing_the_valid_targets(ws):
@@ -45,14 +45,14 @@ def test_a_glob_matching_nothing_is_an_error_listing_the_valid_targets(ws):
 
 
 def test_one_excluded_name_stops_the_whole_selection(ws):
-    with pytest.raises(ExcludedTargetError, match="SharedArrayBuffer"):
-        ws.matrix.select(["emscripten-node", f"{BROWSER_TARGET}-pthreads"])
+    with pytest.raises(ExcludedTargetError, match="dynamic linking with pthreads is experimental"):
+        ws.matrix.select(["emscripten-node", f"{BROWSER_TARGET}-pthreads+dynamic-linking"])
 
 
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        (f"{BROWSER_TARGET}-pthreads", "pthreads need SharedArrayBuffer"),
+        (f"{BROWSER_TARGET}-pthreads+dynamic-linking", "emscripten's dynamic linking with pthreads is experimental"),
         (f"{NODE_TARGET}-pthreads+dynamic-linking", "emscripten's dynamic linking with pthreads is experimental"),
         ("cpython3.14-emscripten3.1.69-browser", "CPython 3.14 is built and tested upstream with emscripten 4.0"),
         ("cpython3.14-emscripten3.1.69-node", "CPython 3.14 is built and tested upstream with emscripten 4.0"),
