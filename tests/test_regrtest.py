@@ -342,3 +342,12 @@ def test_pdb_and_doctest_import_in_the_artifact():
     and doctest imports pdb: recipes/cpython/build.sh adds it back."""
     run = ChromiumRuntime().run_python(built_dist(), PythonJob(args=("-c", "import doctest, pdb; print('imported')"), timeout_seconds=120))
     assert run.exit_code == 0 and "imported" in run.output, run.output
+
+
+def test_a_flag_that_changes_what_passes_has_its_own_list_and_the_browser_threads_run_test_threading():
+    ws = Workspace.load(root=ROOT)
+    path = regrtest.expectations_path(ws, ws.matrix.resolve("cpython3.13-emscripten3.1.69-browser-pthreads"))
+    assert path.name == "regrtest-emscripten-browser-pthreads.json"
+    assert {"test_threading", "test_thread"} <= set(regrtest.load_expectations(path).default)
+    node_pthreads = ws.matrix.resolve("cpython3.13-emscripten3.1.69-node-pthreads")
+    assert regrtest.expectations_path(ws, node_pthreads).name == "regrtest-emscripten-node.json", "no file of its own: the flavor's"

@@ -3,7 +3,7 @@
 The tests come from the very source tarball the artifact was built from (its manifest names it by
 sha256; the cache holds it). They run on the flavor's runtime (see wasmforge.runtimes), and each
 target keeps a list of what is expected not to work on it, with one reason per entry:
-recipes/<python recipe>/tests/regrtest-<sdk kind>-<flavor>.json (tests/ is not a build input).
+recipes/<python recipe>/tests/regrtest-<sdk kind>-<flavor>[-<flag>].json (tests/ is not a build input).
 
 An expectation key is either a regrtest test name ("test_os", "test.test_asyncio.test_tasks"),
 which covers the whole module, or a test id under one ("test.test_os.FileTests.test_write"), which
@@ -65,7 +65,14 @@ class Expectations:
 
 
 def expectations_path(ws: Workspace, target: Target) -> Path:
-    return ws.paths.recipes / target.python.recipe / "tests" / f"regrtest-{target.sdk.kind}-{target.flavor.name}.json"
+    """The flavor's file, or a flag's own file where one exists (regrtest-emscripten-browser-pthreads
+    .json): a flag that changes what runs (real threads) changes which tests pass."""
+    tests = ws.paths.recipes / target.python.recipe / "tests"
+    base = f"regrtest-{target.sdk.kind}-{target.flavor.name}"
+    for flag in target.flags:
+        if (tests / f"{base}-{flag}.json").is_file():
+            return tests / f"{base}-{flag}.json"
+    return tests / f"{base}.json"
 
 
 def load_expectations(path: Path) -> Expectations:

@@ -10,7 +10,8 @@
 //   {type: "ready"}                      the runtime is up and python.data is in the file system
 //   {type: "stdout" | "stderr", text}    whole lines (or what was pending when Python waits)
 //   {type: "stdin"}                      Python is blocked reading stdin: answer through the buffer
-//   {type: "exit", code, collected}      main returned; collected maps path to file text
+//   {type: "exit", code, collected}      main returned (or, with pthreads, main's thread ended);
+//                                        collected maps path to file text
 //   {type: "crash", message}             the runtime threw (a trap, an abort)
 
 "use strict";
@@ -74,8 +75,30 @@ function readByte() {
 let markReady;
 const ready = new Promise((resolve) => { markReady = resolve; });
 
+let currentJob = null;
+let exited = false;
+
+// The run ends once, by an exit or a crash, whichever comes first.
+function end(message) {
+  if (exited) return;
+  exited = true;
+  flushAll();
+  postMessage(message);
+}
+
+function finish(code) {
+  end({ type: "exit", code, collected: collect(currentJob && currentJob.collect) });
+}
+
+function crash(error) {
+  end({ type: "crash", message: String((error && error.stack) || error) });
+}
+
 var Module = {
   noInitialRun: true,
+  // A pthreads build starts each thread as a worker of its own that loads python.js; by default
+  // emscripten would give those workers this worker's script instead.
+  mainScriptUrlOrBlob: "python.js",
   stdin: readByte,
   stdout: writer("stdout"),
   stderr: writer("stderr"),
@@ -83,7 +106,17 @@ var Module = {
     markReady();
     postMessage({ type: "ready" });
   },
+  // Only a build linked with EXIT_RUNTIME calls this: the pthreads build, whose main() runs on a
+  // thread of its own (PROXY_TO_PTHREAD) and ends after callMain has returned.
+  onExit: finish,
+  // A thread's abort reaches this worker here, not as an exception from callMain.
+  onAbort: (what) => crash(`abort: ${what}`),
 };
+
+// In a pthreads build (always PROXY_TO_PTHREAD here) callMain only starts main's thread.
+function mainRunsOnItsOwnThread() {
+  return typeof PThread === "object";
+}
 
 function dirname(path) {
   return path.slice(0, path.lastIndexOf("/")) || "/";
@@ -151,12 +184,11 @@ onmessage = async (event) => {
     }
     const interrupts = job.interrupt ? enableInterrupts(job.interrupt) : false;
     postMessage({ type: "started", interrupts });
+    currentJob = job;
     const code = callMain(job.args);
-    flushAll();
-    postMessage({ type: "exit", code, collected: collect(job.collect) });
+    if (!mainRunsOnItsOwnThread()) finish(code);
   } catch (error) {
-    flushAll();
-    postMessage({ type: "crash", message: String((error && error.stack) || error) });
+    crash(error);
   }
 };
 
