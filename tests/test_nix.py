@@ -76,7 +76,7 @@ def ws() -> Workspace:
 
 def copy_project(destination: Path) -> Path:
     """What rendering reads and writes, plus the nixpkgs stand-in, in a scratch checkout."""
-    for name in ("matrix.json", "schemas", "recipes", "docker", "nix", "tests/nix"):
+    for name in ("matrix.json", "schemas", "recipes", "docker", "nix", "tests/nix", "docker-bake.hcl", ".github"):
         source, target = ROOT / name, destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
