@@ -20,7 +20,7 @@ import pytest
 from wasmforge import commands
 from wasmforge.rendering import nix
 from wasmforge.model.manifest import FileRecord, Manifest
-from wasmforge.rendering.dockerfile import WF_ROOT
+from wasmforge.rendering.dockerfile import ARTIFACTS_STAGE, WF_ROOT
 from wasmforge.model.workspace import Workspace
 from wasmforge.model.plan import plan_for
 
@@ -98,19 +98,27 @@ class Stage:
 
 
 def docker_stages(dockerfile: str) -> tuple[dict[str, str], list[Stage]]:
-    """The base stage's environment and every component stage, as the Dockerfile says them."""
+    """The base stage's environment and every component stage, as the Dockerfile says them (build
+    arguments at their defaults; the stages after the components only pick their outputs)."""
     base_env: dict[str, str] = {}
     stages: list[Stage] = []
     pending_copies: list[str] = []
+    arguments: dict[str, str] = {}
     for line in dockerfile.replace("\\\n", " ").splitlines():
         words = shlex.split(line, comments=True)
         if not words:
             continue
+        if words[0] == "FROM" and words[-1] == ARTIFACTS_STAGE:
+            break
         if words[0] == "FROM":
             if words[-1] != "base":
                 stages.append(Stage(name=words[-1], env=dict(base_env), source_file=None, steps=[]))
+        elif words[0] == "ARG" and "=" in words[1]:
+            name, default = words[1].split("=", 1)
+            arguments[name] = default
         elif words[0] == "ENV":
-            env = dict(word.split("=", 1) for word in words[1:])
+            env = {key: arguments.get(value[2:-1], value) if value.startswith("${") else value
+                   for key, value in (word.split("=", 1) for word in words[1:])}
             (stages[-1].env if stages else base_env).update(env)
         elif words[0] == "COPY" and words[1].startswith("--from="):
             pending_copies.append(words[1].removeprefix("--from="))
