@@ -252,6 +252,33 @@ def test_flake_exposes_every_target_and_alias(nix_tool: Nix, ws: Workspace) -> N
     assert result["url"] == nix.NIXPKGS_INPUT
 
 
+FLAKE_OUTPUTS = (
+    "let flake = import <wasmforge/nix/flake.nix>; "
+    f"outputs = flake.outputs {{ self = {{ }}; nixpkgs.legacyPackages.x86_64-linux = import {STUB} {{ }}; }}; in "
+)
+
+
+def test_flake_checks_build_every_supported_target(nix_tool: Nix, ws: Workspace) -> None:
+    result = nix_tool.eval(
+        FLAKE_OUTPUTS + "builtins.mapAttrs (name: drv: drv.name) outputs.checks.x86_64-linux"
+    )
+    supported = [t for t in ws.matrix.targets if t.support == "supported"]
+    assert sorted(result) == sorted(t.id for t in supported), "experimental entries are not checks"
+    for target in supported:
+        main = plan_for(ws, target).main.component
+        assert result[target.id] == f"{main.name}-{main.version}"
+
+
+def test_hydra_jobs_are_every_target_per_system_without_dots_in_job_names(nix_tool: Nix, ws: Workspace) -> None:
+    result = nix_tool.eval(
+        FLAKE_OUTPUTS + "builtins.mapAttrs (job: systems: builtins.mapAttrs (system: drv: drv.name) systems) outputs.hydraJobs"
+    )
+    assert sorted(result) == sorted(t.id.replace(".", "_") for t in ws.matrix.targets)
+    for target in ws.matrix.targets:
+        main = plan_for(ws, target).main.component
+        assert result[target.id.replace(".", "_")] == {"x86_64-linux": f"{main.name}-{main.version}"}
+
+
 def test_toolchain_version_differences_warn(nix_tool: Nix, ws: Workspace) -> None:
     target = ws.matrix.targets[0]
     expression = (
@@ -291,6 +318,12 @@ def test_fixed_output_check_uses_the_published_hashes(nix_tool: Nix, tmp_path: P
         f'in map (e: {{ inherit (e) name; inherit (e.path) outputHash outputHashMode; }}) wasmforge.packages."{target.id}-checked".entries'
     )
     assert checked == [{"name": o.name, "outputHash": nix.sri_sha256(o.sha256), "outputHashMode": "flat"} for o in outputs]
+    # ... and a check for `nix flake check` and a Hydra job, when the target is supported
+    wired = Nix(home=nix_tool.home, project=project).eval(
+        f"let wasmforge = import <wasmforge/nix/wasmforge.nix> {{ pkgs = import {STUB} {{ }}; }}; in "
+        f'{{ check = wasmforge.checks."{target.id}-checked".name; job = wasmforge.jobs."{target.id.replace(".", "_")}-checked".name; }}'
+    )
+    assert target.support == "supported" and wired == {"check": f"{target.id}-checked", "job": f"{target.id}-checked"}
 
     # a manifest from other recipes is not a promise about these: no -checked, and a note why
     (dist / "manifest.json").write_text(json.dumps({**manifest.to_json(), "recipe_digest": "0" * 64}))
