@@ -151,7 +151,7 @@ def test_every_invoke_step_names_a_task_and_options_that_exist(invoke_cli, ws: W
 def test_the_nightly_publishes_signed_with_a_secret_key_and_attests_provenance() -> None:
     nightly = workflow.nightly_workflow()
     [job] = nightly.jobs
-    assert nightly.triggers[0] == "schedule:" and workflow.NIGHTLY_CRON in nightly.triggers[1]
+    assert nightly.cron == workflow.NIGHTLY_CRON and nightly.events == ("workflow_dispatch",)
     steps = {step.name: step for step in job.steps}
     key = steps["signing key"]
     assert key.env == {"SIGNING_KEY": "${{ secrets.WASMFORGE_SIGNING_KEY }}"} and "umask 077" in key.run

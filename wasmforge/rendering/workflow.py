@@ -63,7 +63,8 @@ class Job:
 class Workflow:
     file: str
     name: str
-    triggers: tuple[str, ...]  # YAML lines of `on:`, already indented by two
+    events: tuple[str, ...]  # what starts it, besides `cron`
+    cron: str | None = None  # a schedule, in UTC
     jobs: tuple[Job, ...]
     concurrency: str
 
@@ -76,7 +77,7 @@ def ci_workflow(matrix: Matrix) -> Workflow:
     ci = Job(id="ci", name=".ci/run", minutes=CI_MINUTES, steps=(_checkout(), Step(name=".ci/run", run="bash .ci/run")))
     entries = tuple(entry_job(target) for target in matrix.targets if target.support == "supported")
     return Workflow(
-        file="ci.yml", name="ci", triggers=("push:", "pull_request:"), jobs=(ci, *entries),
+        file="ci.yml", name="ci", events=("push", "pull_request"), jobs=(ci, *entries),
         concurrency="ci-${{ github.ref }}",
     )
 
@@ -120,13 +121,16 @@ def nightly_workflow() -> Workflow:
         permissions={"contents": "read", "id-token": "write", "attestations": "write"},
     )
     return Workflow(
-        file="nightly.yml", name="nightly", triggers=("schedule:", f'  - cron: "{NIGHTLY_CRON}"', "workflow_dispatch:"),
-        jobs=(job,), concurrency="nightly",
+        file="nightly.yml", name="nightly", events=("workflow_dispatch",), cron=NIGHTLY_CRON, jobs=(job,),
+        concurrency="nightly",
     )
 
 
 def render_workflow(workflow: Workflow) -> str:
-    lines = [HEADER, f"name: {workflow.name}", "on:", *(f"  {line}" for line in workflow.triggers)]
+    lines = [HEADER, f"name: {workflow.name}", "on:"]
+    if workflow.cron:
+        lines += ["  schedule:", f"    - cron: {json.dumps(workflow.cron)}"]
+    lines += [f"  {event}:" for event in workflow.events]
     lines += ["permissions:", "  contents: read", "concurrency:", f"  group: {_scalar(workflow.concurrency)}",
               "  cancel-in-progress: false", "jobs:"]
     for job in workflow.jobs:
@@ -175,26 +179,17 @@ def _step(step: Step) -> list[str]:
         lines.append(f"        if: {step.if_}")
     if step.uses:
         lines.append(f"        uses: {step.uses}")
-    if step.with_:
-        lines += ["        with:", *_mapping(step.with_, "          ")]
-    if step.env:
-        lines += ["        env:", *_mapping(step.env, "          ")]
+    for key, values in (("with", step.with_), ("env", step.env)):
+        if values:
+            lines += [f"        {key}:", *(line for k, v in values.items() for line in _field(k, v, "          "))]
     if step.run:
-        # A script that is not a plain scalar goes in a literal block, where quotes stay as written.
-        plain = _scalar(step.run) == step.run
-        lines += [f"        run: {step.run}"] if plain else _block("run", step.run + "\n", "        ")
+        # A script goes in a literal block unless it is a plain scalar: its quotes stay as written.
+        lines += _field("run", step.run, "        ", literal=True)
     return lines
 
 
-def _mapping(values: dict[str, str], indent: str) -> list[str]:
-    lines: list[str] = []
-    for key, value in values.items():
-        lines += _block(key, value, indent) if "\n" in value else [f"{indent}{key}: {_scalar(value)}"]
-    return lines
-
-
-def _block(key: str, value: str, indent: str) -> list[str]:
-    if "\n" not in value:
+def _field(key: str, value: str, indent: str, literal: bool = False) -> list[str]:
+    if _scalar(value) == value or not (literal or "\n" in value):
         return [f"{indent}{key}: {_scalar(value)}"]
     return [f"{indent}{key}: |", *(f"{indent}  {line}" for line in value.rstrip("\n").split("\n"))]
 
