@@ -3,7 +3,8 @@
 # debootstrap (toolchain images without a registry), chromium (browser tests), nodejs (node
 # flavor tests), diffoscope (reproducibility reports), nix-bin (checks of the Nix rendering),
 # docker-registry (OCI store tests), shellcheck (actionlint checks the CI workflow's scripts with
-# it), docker-buildx (`docker buildx bake` of docker-bake.hcl; from trixie on bookworm, see
+# it), docker-buildx >= 0.14 (`docker buildx bake` of docker-bake.hcl; from Debian unstable where
+# the release has none or an older one, see
 # install-docker-buildx.sh), then the Python package with its test extra (which brings wasmtime
 # for the WASI tests and actionlint). Run as root (or with sudo).
 set -euo pipefail
