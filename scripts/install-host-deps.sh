@@ -4,9 +4,8 @@
 # flavor tests), diffoscope (reproducibility reports), nix-bin (checks of the Nix rendering),
 # docker-registry (OCI store tests), shellcheck (actionlint checks the CI workflow's scripts with
 # it), docker-buildx >= 0.14 (`docker buildx bake` of docker-bake.hcl; from Debian unstable where
-# the release has none or an older one, see
-# install-docker-buildx.sh), then the Python package with its test extra (which brings wasmtime
-# for the WASI tests and actionlint). Run as root (or with sudo).
+# the release has none or an older one: install-docker-buildx.sh), then the Python package with
+# its test extra (which brings wasmtime for the WASI tests and actionlint). Run as root (or sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
