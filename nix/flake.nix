@@ -16,6 +16,8 @@
   #   cpython3.13-emscripten6.0.5-node
   #   cpython3.13-wasi19.1.7-wasi (alias: wasi)
   # and <target-id>-checked where published hashes were rendered in (--nix-fixed-output).
+  # checks.<system>.<name>: every supported target, and <target-id>-checked among them.
+  # hydraJobs.<job>.<system>: every target and <target-id>-checked, dots in ids as underscores.
   # legacyPackages.<system>.<target-id>: that target's package set, every component by name.
   outputs =
     { self, nixpkgs }:
@@ -31,8 +33,17 @@
       packages = {
         x86_64-linux = (wasmforge "x86_64-linux").packages;
       };
+      checks = {
+        x86_64-linux = (wasmforge "x86_64-linux").checks;
+      };
       legacyPackages = {
         x86_64-linux = (wasmforge "x86_64-linux").targets;
       };
+      # Hydra's layout, hydraJobs.<job>.<system>: the jobs of every system, zipped by job name.
+      hydraJobs = builtins.zipAttrsWith (job: perSystem: builtins.foldl' (a: b: a // b) { } perSystem) (
+        map (system: builtins.mapAttrs (job: drv: { ${system} = drv; }) (wasmforge system).jobs) [
+          "x86_64-linux"
+        ]
+      );
     };
 }

@@ -4,6 +4,8 @@
 # data (data/<target-id>.json: the Dockerfile's sources, environment and scripts) and its
 # toolchain from nixpkgs (toolchains/<name>.nix). Without flakes:
 #   nix-build nix/wasmforge.nix -A 'packages."<target-id>"'   (or -A 'targets."<target-id>".zlib')
+# Returns { packages; checks; jobs; targets; }: flake.nix's packages, checks, hydraJobs (per
+# system) and legacyPackages.
 {
   pkgs ? import <nixpkgs> { },
   system ? "x86_64-linux",
@@ -70,18 +72,38 @@ let
   main = id: sets.${id}.${sets.${id}.wasmforgeTarget.main};
   aliases = builtins.filter (alias: builtins.elem index.aliases.${alias} ids) (builtins.attrNames index.aliases);
   published = builtins.filter (id: sets.${id}.wasmforgeTarget.published.outputs != null) ids;
+  supported = builtins.filter (id: index.support.${id} == "supported") ids;
+  checkedOf =
+    name: targetIds:
+    builtins.listToAttrs (
+      map (id: {
+        name = name "${id}-checked";
+        value = checked id sets.${id};
+      }) targetIds
+    );
+  # Hydra names a job by its attribute path joined with dots: no dots inside a job's name.
+  jobName = builtins.replaceStrings [ "." ] [ "_" ];
 in
 {
   # flake.nix's packages: <target-id>, each alias, <target-id>-checked.
   packages =
     lib.genAttrs ids main
     // lib.genAttrs aliases (alias: main index.aliases.${alias})
-    // builtins.listToAttrs (
+    // checkedOf (name: name) published;
+  # flake.nix's checks (`nix flake check` builds them): every supported target, and each
+  # <target-id>-checked (the published bytes, compared by Nix) among them.
+  checks =
+    lib.genAttrs supported main // checkedOf (name: name) (builtins.filter (id: builtins.elem id supported) published);
+  # flake.nix's hydraJobs.<job>.<system>: every target, experimental ones too (Hydra shows their
+  # state without anything waiting on them), and each <target-id>-checked; dots as underscores.
+  jobs =
+    builtins.listToAttrs (
       map (id: {
-        name = "${id}-checked";
-        value = checked id sets.${id};
-      }) published
-    );
+        name = jobName id;
+        value = main id;
+      }) ids
+    )
+    // checkedOf jobName published;
   # flake.nix's legacyPackages: each target's package set (every component, the data).
   targets = sets;
 }

@@ -20,7 +20,7 @@ import pytest
 from wasmforge import commands
 from wasmforge.rendering import nix
 from wasmforge.model.manifest import FileRecord, Manifest
-from wasmforge.rendering.dockerfile import WF_ROOT
+from wasmforge.rendering.dockerfile import ARTIFACTS_STAGE, WF_ROOT
 from wasmforge.model.workspace import Workspace
 from wasmforge.model.plan import plan_for
 
@@ -76,7 +76,7 @@ def ws() -> Workspace:
 
 def copy_project(destination: Path) -> Path:
     """What rendering reads and writes, plus the nixpkgs stand-in, in a scratch checkout."""
-    for name in ("matrix.json", "schemas", "recipes", "docker", "nix", "tests/nix"):
+    for name in ("matrix.json", "schemas", "recipes", "docker", "nix", "tests/nix", "docker-bake.hcl", ".github"):
         source, target = ROOT / name, destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -98,19 +98,27 @@ class Stage:
 
 
 def docker_stages(dockerfile: str) -> tuple[dict[str, str], list[Stage]]:
-    """The base stage's environment and every component stage, as the Dockerfile says them."""
+    """The base stage's environment and every component stage, as the Dockerfile says them (build
+    arguments at their defaults; the stages after the components only pick their outputs)."""
     base_env: dict[str, str] = {}
     stages: list[Stage] = []
     pending_copies: list[str] = []
+    arguments: dict[str, str] = {}
     for line in dockerfile.replace("\\\n", " ").splitlines():
         words = shlex.split(line, comments=True)
         if not words:
             continue
+        if words[0] == "FROM" and words[-1] == ARTIFACTS_STAGE:
+            break
         if words[0] == "FROM":
             if words[-1] != "base":
                 stages.append(Stage(name=words[-1], env=dict(base_env), source_file=None, steps=[]))
+        elif words[0] == "ARG" and "=" in words[1]:
+            name, default = words[1].split("=", 1)
+            arguments[name] = default
         elif words[0] == "ENV":
-            env = dict(word.split("=", 1) for word in words[1:])
+            env = {key: arguments.get(value[2:-1], value) if value.startswith("${") else value
+                   for key, value in (word.split("=", 1) for word in words[1:])}
             (stages[-1].env if stages else base_env).update(env)
         elif words[0] == "COPY" and words[1].startswith("--from="):
             pending_copies.append(words[1].removeprefix("--from="))
@@ -244,6 +252,33 @@ def test_flake_exposes_every_target_and_alias(nix_tool: Nix, ws: Workspace) -> N
     assert result["url"] == nix.NIXPKGS_INPUT
 
 
+FLAKE_OUTPUTS = (
+    "let flake = import <wasmforge/nix/flake.nix>; "
+    f"outputs = flake.outputs {{ self = {{ }}; nixpkgs.legacyPackages.x86_64-linux = import {STUB} {{ }}; }}; in "
+)
+
+
+def test_flake_checks_build_every_supported_target(nix_tool: Nix, ws: Workspace) -> None:
+    result = nix_tool.eval(
+        FLAKE_OUTPUTS + "builtins.mapAttrs (name: drv: drv.name) outputs.checks.x86_64-linux"
+    )
+    supported = [t for t in ws.matrix.targets if t.support == "supported"]
+    assert sorted(result) == sorted(t.id for t in supported), "experimental entries are not checks"
+    for target in supported:
+        main = plan_for(ws, target).main.component
+        assert result[target.id] == f"{main.name}-{main.version}"
+
+
+def test_hydra_jobs_are_every_target_per_system_without_dots_in_job_names(nix_tool: Nix, ws: Workspace) -> None:
+    result = nix_tool.eval(
+        FLAKE_OUTPUTS + "builtins.mapAttrs (job: systems: builtins.mapAttrs (system: drv: drv.name) systems) outputs.hydraJobs"
+    )
+    assert sorted(result) == sorted(t.id.replace(".", "_") for t in ws.matrix.targets)
+    for target in ws.matrix.targets:
+        main = plan_for(ws, target).main.component
+        assert result[target.id.replace(".", "_")] == {"x86_64-linux": f"{main.name}-{main.version}"}
+
+
 def test_toolchain_version_differences_warn(nix_tool: Nix, ws: Workspace) -> None:
     target = ws.matrix.targets[0]
     expression = (
@@ -283,6 +318,12 @@ def test_fixed_output_check_uses_the_published_hashes(nix_tool: Nix, tmp_path: P
         f'in map (e: {{ inherit (e) name; inherit (e.path) outputHash outputHashMode; }}) wasmforge.packages."{target.id}-checked".entries'
     )
     assert checked == [{"name": o.name, "outputHash": nix.sri_sha256(o.sha256), "outputHashMode": "flat"} for o in outputs]
+    # ... and a check for `nix flake check` and a Hydra job, when the target is supported
+    wired = Nix(home=nix_tool.home, project=project).eval(
+        f"let wasmforge = import <wasmforge/nix/wasmforge.nix> {{ pkgs = import {STUB} {{ }}; }}; in "
+        f'{{ check = wasmforge.checks."{target.id}-checked".name; job = wasmforge.jobs."{target.id.replace(".", "_")}-checked".name; }}'
+    )
+    assert target.support == "supported" and wired == {"check": f"{target.id}-checked", "job": f"{target.id}-checked"}
 
     # a manifest from other recipes is not a promise about these: no -checked, and a note why
     (dist / "manifest.json").write_text(json.dumps({**manifest.to_json(), "recipe_digest": "0" * 64}))

@@ -23,7 +23,7 @@ from wasmforge.releasing.publisher_state import PublisherState
 from wasmforge.releasing.pull import PullRequest, TransferLimits, pull
 from wasmforge.releasing.release_index import LATEST
 from wasmforge.releasing.stores import open_store, open_writable_store
-from wasmforge.rendering import dockerfile, nix
+from wasmforge.rendering import bake, dockerfile, nix, workflow
 from wasmforge.rendering.generated import stale_files, write_rendered
 
 
@@ -47,7 +47,9 @@ def cmd_render(ws: Workspace, check: bool, nix_fixed_output: bool = False) -> in
     plans = [plan_for(ws, target) for target in ws.matrix.targets]
     rendered = dockerfile.render_all(plans, ws.paths.docker)
     rendered += nix.render_all(ws.paths, ws.matrix, plans, nix.NixOptions(fixed_output=nix_fixed_output))
-    managed = [ws.paths.docker, ws.paths.nix]
+    rendered += bake.render_all(ws.matrix, plans, ws.paths.root)
+    rendered += workflow.render_all(ws.matrix, ws.paths.root)
+    managed = [ws.paths.docker, ws.paths.nix, workflow.managed_dir(ws.paths.root)]
     if check:
         stale = stale_files(rendered, managed)
         if stale:

@@ -1,10 +1,15 @@
-"""Render docker/<target-id>/Dockerfile from a build plan: one stage per component."""
+"""Render docker/<target-id>/Dockerfile from a build plan: one stage per component, then the
+stage BuildKit exports as files (`artifacts`) and the image a classic `docker build` leaves."""
 
 import shlex
 from pathlib import Path
 
 from wasmforge.model.plan import WF_ROOT, BuildPlan, Stage
 from wasmforge.rendering.generated import HEADER, RenderedFile
+
+EPOCH_ARG = "SOURCE_DATE_EPOCH"
+ARTIFACTS_STAGE = "artifacts"
+IMAGE_STAGE = "build-image"
 
 
 def render_dockerfile(plan: BuildPlan) -> str:
@@ -17,20 +22,30 @@ def render_dockerfile(plan: BuildPlan) -> str:
         f"# toolchain: {lock.toolchain}, lock sha256 {lock.digest}",
         "# Every RUN step is built with the network disabled; sources come from the build context.",
         "",
-        f"FROM {lock.image_tag} AS base",
-        _env_lines(plan.base_env),
-        f"COPY recipes/lib/ {WF_ROOT}/recipes/lib/",
+        *base_lines(plan),
     ]
     for stage in plan.stages:
-        lines += ["", *_stage(stage)]
+        lines += ["", *stage_lines(stage)]
+    lines += ["", *_final_stages(plan)]
     return "\n".join(lines) + "\n"
+
+
+def base_lines(plan: BuildPlan) -> list[str]:
+    """The stage every component starts from: the locked toolchain and the base environment.
+    SOURCE_DATE_EPOCH is a build argument (docker-bake.hcl's variable) defaulting to the plan's."""
+    env = dict(plan.base_env)
+    lines = [f"FROM {plan.toolchain_lock.image_tag} AS base"]
+    if EPOCH_ARG in env:
+        lines.append(f"ARG {EPOCH_ARG}={env[EPOCH_ARG]}")
+        env[EPOCH_ARG] = "${" + EPOCH_ARG + "}"
+    return [*lines, _env_lines(env), f"COPY recipes/lib/ {WF_ROOT}/recipes/lib/"]
 
 
 def render_all(plans: list[BuildPlan], docker_dir: Path) -> list[RenderedFile]:
     return [RenderedFile(path=docker_dir / plan.target.id / "Dockerfile", text=render_dockerfile(plan)) for plan in plans]
 
 
-def _stage(stage: Stage) -> list[str]:
+def stage_lines(stage: Stage) -> list[str]:
     component = stage.component
     lines = [
         f"FROM base AS {component.name}",
@@ -47,6 +62,19 @@ def _stage(stage: Stage) -> list[str]:
         script = shlex.quote(f"{WF_ROOT}/recipes/{component.name}/{step.script}")
         lines.append(f"RUN bash {script}")
     return lines
+
+
+def _final_stages(plan: BuildPlan) -> list[str]:
+    main = plan.main.component.name
+    return [
+        f"# Only {WF_ROOT}/out/: what `docker buildx bake` exports as files (type=local).",
+        f"FROM scratch AS {ARTIFACTS_STAGE}",
+        f"COPY --from={main} {WF_ROOT}/out/ /",
+        "",
+        f"# Last, so that a `docker build` without --target leaves the {main} stage as the image",
+        "# (the build tree `invoke sizes` reads the objects from).",
+        f"FROM {main} AS {IMAGE_STAGE}",
+    ]
 
 
 def _env_lines(env: dict[str, str]) -> str:

@@ -465,6 +465,8 @@ SCOPE = """\
 # data (data/<target-id>.json: the Dockerfile's sources, environment and scripts) and its
 # toolchain from nixpkgs (toolchains/<name>.nix). Without flakes:
 #   nix-build nix/wasmforge.nix -A 'packages."<target-id>"'   (or -A 'targets."<target-id>".zlib')
+# Returns { packages; checks; jobs; targets; }: flake.nix's packages, checks, hydraJobs (per
+# system) and legacyPackages.
 {
   pkgs ? import <nixpkgs> { },
   system ? "x86_64-linux",
@@ -531,18 +533,38 @@ let
   main = id: sets.${id}.${sets.${id}.wasmforgeTarget.main};
   aliases = builtins.filter (alias: builtins.elem index.aliases.${alias} ids) (builtins.attrNames index.aliases);
   published = builtins.filter (id: sets.${id}.wasmforgeTarget.published.outputs != null) ids;
+  supported = builtins.filter (id: index.support.${id} == "supported") ids;
+  checkedOf =
+    name: targetIds:
+    builtins.listToAttrs (
+      map (id: {
+        name = name "${id}-checked";
+        value = checked id sets.${id};
+      }) targetIds
+    );
+  # Hydra names a job by its attribute path joined with dots: no dots inside a job's name.
+  jobName = builtins.replaceStrings [ "." ] [ "_" ];
 in
 {
   # flake.nix's packages: <target-id>, each alias, <target-id>-checked.
   packages =
     lib.genAttrs ids main
     // lib.genAttrs aliases (alias: main index.aliases.${alias})
-    // builtins.listToAttrs (
+    // checkedOf (name: name) published;
+  # flake.nix's checks (`nix flake check` builds them): every supported target, and each
+  # <target-id>-checked (the published bytes, compared by Nix) among them.
+  checks =
+    lib.genAttrs supported main // checkedOf (name: name) (builtins.filter (id: builtins.elem id supported) published);
+  # flake.nix's hydraJobs.<job>.<system>: every target, experimental ones too (Hydra shows their
+  # state without anything waiting on them), and each <target-id>-checked; dots as underscores.
+  jobs =
+    builtins.listToAttrs (
       map (id: {
-        name = "${id}-checked";
-        value = checked id sets.${id};
-      }) published
-    );
+        name = jobName id;
+        value = main id;
+      }) ids
+    )
+    // checkedOf jobName published;
   # flake.nix's legacyPackages: each target's package set (every component, the data).
   targets = sets;
 }
@@ -570,6 +592,8 @@ def render_flake(targets: list[Target], systems: dict[str, str]) -> str:
         lines.append(f"  #   {target.id}{aliases}")
     lines += [
         "  # and <target-id>-checked where published hashes were rendered in (--nix-fixed-output).",
+        "  # checks.<system>.<name>: every supported target, and <target-id>-checked among them.",
+        "  # hydraJobs.<job>.<system>: every target and <target-id>-checked, dots in ids as underscores.",
         "  # legacyPackages.<system>.<target-id>: that target's package set, every component by name.",
         "  outputs =",
         "    { self, nixpkgs }:",
@@ -583,11 +607,21 @@ def render_flake(targets: list[Target], systems: dict[str, str]) -> str:
         "    in",
         "    {",
     ]
-    for output, attribute in (("packages", "packages"), ("legacyPackages", "targets")):
+    for output, attribute in (("packages", "packages"), ("checks", "checks"), ("legacyPackages", "targets")):
         lines.append(f"      {output} = {{")
         lines += [f'        {system} = (wasmforge "{system}").{attribute};' for system in sorted(set(systems.values()))]
         lines.append("      };")
-    lines += ["    };", "}"]
+    names = " ".join(nix_string(system) for system in sorted(set(systems.values())))
+    lines += [
+        "      # Hydra's layout, hydraJobs.<job>.<system>: the jobs of every system, zipped by job name.",
+        "      hydraJobs = builtins.zipAttrsWith (job: perSystem: builtins.foldl' (a: b: a // b) { } perSystem) (",
+        "        map (system: builtins.mapAttrs (job: drv: { ${system} = drv; }) (wasmforge system).jobs) [",
+        f"          {names}",
+        "        ]",
+        "      );",
+        "    };",
+        "}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -619,7 +653,8 @@ def render_all(paths: ProjectPaths, matrix: Matrix, plans: list[BuildPlan],
         union = sorted(set().union(*per_target))
         optional = {d for d in union if not all(d in l for l in per_target)}
         packages[name] = render_package(recipe, is_main, union, optional)
-    index = {"targets": matrix.target_ids(), "aliases": matrix.aliases, "systems": systems}
+    index = {"targets": matrix.target_ids(), "aliases": matrix.aliases, "systems": systems,
+             "support": {target.id: target.support for target in matrix.targets}}
     files.append(RenderedFile(path=root / "data" / "targets.json", text=dump_json(index)))
     files += [RenderedFile(path=root / "pkgs" / name / "package.nix", text=text) for name, text in sorted(packages.items())]
     files += [RenderedFile(path=root / "toolchains" / f"{name}.nix", text=text) for name, text in sorted(toolchains.items())]
