@@ -136,6 +136,9 @@ def reproduce_recorded(ws: Workspace, target: Target, recorded: RecordedSize | N
     rebuild is a full build, so the no-cache rebuild is also the build the tests then use."""
     plan = plan_for(ws, target)
     expected = check_recorded(plan, recorded)
+    if expected.recipe_digest is None:
+        log.warning(f"{SIZES_FILE}: the record of {target.id} predates recipe digests in records: "
+                    "if it differs, it may be from other recipes (`invoke matrix --update-readme` records them)")
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     context = ws.paths.build_of(target) / f"reproduce-{stamp}" / "context"
     log.info(f"reproducing the recorded build of {target.id} ({variation.describe()})")
