@@ -51,13 +51,19 @@ wf_make >make.log 2>&1 || { tail -60 make.log; exit 1; }
 
 # make's stdlib zip has build-time timestamps and build paths in co_filename: rewrite it as a
 # pure function of the sources. make leaves rlcompleter out (there is no readline), but pdb
-# imports it, and doctest imports pdb. Extra arguments go to the script (--stored).
+# imports it, and doctest imports pdb. It leaves concurrent/futures/thread.py out too (wasm has
+# no threads), which a pthreads build has: ThreadPoolExecutor and asyncio.to_thread need it.
+# Extra arguments go to the script (--stored).
+ADDED_MODULES=(--add rlcompleter.py)
+case " $WF_FLAGS " in
+  *" pthreads "*) ADDED_MODULES+=(--add concurrent/futures/thread.py) ;;
+esac
 normalize_stdlib_zip() {
   local zip
   zip=$(ls usr/local/lib/python3*.zip)
   wf_log "normalising $zip"
   "$BUILD_PYTHON" "$RECIPE_DIR/normalize_stdlib_zip.py" --zip "$zip" --srcdir "$WF_BUILD" \
-    --builddir "$HOST_DIR/$(cat pybuilddir.txt)" --prefix /usr/local --add rlcompleter.py "$@"
+    --builddir "$HOST_DIR/$(cat pybuilddir.txt)" --prefix /usr/local "${ADDED_MODULES[@]}" "$@"
 }
 
 mkdir -p "$WF_OUT"
