@@ -167,6 +167,13 @@ def test_install_wheel_refuses_a_linux_wheel_before_copying_anything(tmp_path):
     assert not (tmp_path / "app").exists()
 
 
+
+def test_install_wheel_is_for_node_artifacts_only(tmp_path):
+    wheel = fake_wheel(tmp_path / f"demo-1.0-{OUR_TAG}.whl", {"demo/__init__.py": b""})
+    result = run_invoke(["install-wheel", "--target", "emscripten-browser", "--dest", str(tmp_path / "app"), "--wheel", str(wheel)], cwd=ROOT)
+    assert result.returncode == 27
+    assert result.stderr.startswith("error: cpython3.13-emscripten3.1.69-browser: install-wheel installs into node artifacts")
+
 # --- real packages, built and run ----------------------------------------------------------------
 
 # Each package's compiled module, and work that goes through it under Node. markupsafe and msgpack

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from wasmforge.building import build, build_many, fetch, reproduce, toolchain_image, wheel_build, wheel_fetch, wheel_install, xbuildenv
 from wasmforge.core import log
-from wasmforge.core.errors import BudgetError, ManifestError, RuntimeUnavailableError, SignatureError
+from wasmforge.core.errors import BudgetError, ManifestError, RuntimeUnavailableError, SignatureError, WheelError
 from wasmforge.core.files import write_atomic, write_json_atomic
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model import matrix_report
@@ -189,6 +189,10 @@ def cmd_lock_wheel(ws: Workspace, spec: str, requires: list[str]) -> int:
 
 def cmd_install_wheel(ws: Workspace, target: Target, wheels: list[Path], dest: Path) -> int:
     tags = artifact_tags(target)
+    if target.flavor.name != "node":
+        raise WheelError(f"{target.id}: install-wheel installs into node artifacts (a page unpacks wheels itself; not done yet, see docs/extension-modules.md)")
+    if not wheels:
+        raise WheelError("install-wheel: give at least one --wheel FILE")
     for wheel in wheels:
         check_wheel_fits(wheel.name, tags)
     wheel_install.prepare_prefix(ws.paths.dist_of(target), dest, target.id)

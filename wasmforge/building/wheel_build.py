@@ -40,9 +40,14 @@ class SdistInput:
     """The sdist to build and the build requirements it is built with."""
 
     path: Path
+    name: str  # the sdist's file name (a cached file's path is its sha256)
     sha256: str
     requirements: tuple[LockedFile, ...]
     locked: bool
+
+    @property
+    def stem(self) -> str:
+        return self.name.removesuffix(".tar.gz").removesuffix(".zip")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,12 +85,12 @@ def resolve_sdist(spec: str, lock: WheelLock, cache: ContentCache) -> SdistInput
         if locked is not None and actual != locked.source.sha256:
             raise IntegrityError(f"{candidate}: sha256 {actual} is not the {locked.source.sha256} that {lock.path.name} pins for {locked.source.spec}; refusing a tampered sdist")
         requires = locked.build_requires if locked else lock.default_build_requires
-        return SdistInput(path=candidate, sha256=actual, requirements=lock.requirements(requires), locked=locked is not None)
+        return SdistInput(path=candidate, name=candidate.name, sha256=actual, requirements=lock.requirements(requires), locked=locked is not None)
     if "==" not in spec:
         raise WheelError(f"{spec}: no such file, and not a name==version")
     locked = lock.sdist(spec)
     path = wheel_fetch.ensure_cached(locked.source, cache, sdist=True)
-    return SdistInput(path=path, sha256=locked.source.sha256, requirements=lock.requirements(locked.build_requires), locked=True)
+    return SdistInput(path=path, name=locked.source.file, sha256=locked.source.sha256, requirements=lock.requirements(locked.build_requires), locked=True)
 
 
 def build_wheel(sdist: SdistInput, request: WheelRequest, cache: ContentCache) -> BuiltWheel:
@@ -106,19 +111,16 @@ def check_reproducible(sdist: SdistInput, request: WheelRequest, cache: ContentC
     again_dir = request.work_root / f"rebuild-{secrets.token_hex(4)}"
     again_request = WheelRequest(**{**request.__dict__, "out_dir": again_dir})
     second = _build_once(sdist, again_request, wheels, _Variation(container_root=REBUILD_ROOT, umask="077"))
-    try:
-        if second.sha256 != first.sha256:
-            raise ReproducibilityError(f"{first.path.name}: two builds differ: sha256 {first.sha256} and {second.sha256} (second kept in {again_dir})")
-        log.info(f"reproducible: {first.path.name} built twice, both sha256 {first.sha256}")
-    except ReproducibilityError:
-        raise
-    else:
-        shutil.rmtree(again_dir, ignore_errors=True)
+    if second.sha256 != first.sha256:
+        # The second wheel stays for diffoscope.
+        raise ReproducibilityError(f"{first.path.name}: two builds differ: sha256 {first.sha256} and {second.sha256} (second kept in {again_dir})")
+    shutil.rmtree(again_dir, ignore_errors=True)
+    log.info(f"reproducible: {first.path.name} built twice, both sha256 {first.sha256}")
     return first, second
 
 
 def _build_once(sdist: SdistInput, request: WheelRequest, requirement_wheels: list[Path], variation: _Variation) -> BuiltWheel:
-    work = request.work_root / f"{sdist.path.name.removesuffix('.tar.gz')}-{secrets.token_hex(4)}"
+    work = request.work_root / f"{sdist.stem}-{secrets.token_hex(4)}"
     try:
         raw = _run_backend(sdist, request, requirement_wheels, variation, work)
         name = _final_name(raw.name, request.tags)
@@ -158,10 +160,11 @@ def _run_backend(sdist: SdistInput, request: WheelRequest, requirement_wheels: l
         "PYTHONPATH": f"{root}/requires:/wf/xbuildenv/sysconfig",
         "_PYTHON_SYSCONFIGDATA_NAME": request.xbuildenv.sysconfigdata_name,
         "_PYTHON_HOST_PLATFORM": request.tags.platform,
-        # distutils replaces the build's LDSHARED (a main-module link) with this, and appends
-        # CFLAGS to the build's: the source tree's path stays out of the module.
+        # distutils takes these instead of the build's LDSHARED (a static wasm object, not a
+        # side module) and CFLAGS: the build's flags without the include directory (mounted
+        # where INCLUDEPY says), and the source tree's path kept out of the module.
         "LDSHARED": " ".join([side["cc"], *side["ldflags"]]),
-        "CFLAGS": f"-ffile-prefix-map={root}/src=/wasmforge/src",
+        "CFLAGS": " ".join([*(f for f in side["cflags"] if not f.startswith("-I")), f"-ffile-prefix-map={root}/src=/wasmforge/src"]),
     }
     command = ["docker", "run", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
                "-v", f"{work}:{root}", "-v", f"{env_top}:/wf/xbuildenv:ro",
@@ -169,21 +172,23 @@ def _run_backend(sdist: SdistInput, request: WheelRequest, requirement_wheels: l
                *[arg for key, value in sorted(environment.items()) for arg in ("-e", f"{key}={value}")],
                request.toolchain_image, "/bin/sh", "-c",
                f'umask {variation.umask} && exec python3 "$0"/pep517_driver.py "$0"/sdist.tar.gz "$0"/src "$0"/out', root]
-    log_path = request.work_root / f"{sdist.path.name.removesuffix('.tar.gz')}.log"
-    log.detail(f"building {sdist.path.name} in {request.toolchain_image} (network off; log {log_path})")
+    log_path = request.work_root / f"{sdist.stem}.log"
+    log.detail(f"building {sdist.name} in {request.toolchain_image} (network off; log {log_path})")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as output:
         result = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT)
     if result.returncode != 0:
         tail = " | ".join(line for line in log_path.read_text(errors="replace").splitlines()[-3:] if line.strip())
-        raise WheelError(f"{sdist.path.name}: the build failed (exit {result.returncode}, log {log_path}): {tail[-400:]}")
+        raise WheelError(f"{sdist.name}: the build failed (exit {result.returncode}, log {log_path}): {tail[-400:]}")
     built = sorted((work / "out").glob("*.whl"))
     if len(built) != 1:
-        raise WheelError(f"{sdist.path.name}: the backend left {len(built)} wheels (log {log_path})")
+        raise WheelError(f"{sdist.name}: the backend left {len(built)} wheels (log {log_path})")
     return built[0]
 
 
 def _final_name(raw_name: str, tags: ArtifactTags) -> str:
+    if raw_name.endswith("-none-any.whl"):
+        raise WheelError(f"{raw_name}: holds no extension module; the package fell back to pure Python (see the build log)")
     if not raw_name.endswith(f"-{tags.wheel_tag}.whl"):
         raise WheelError(f"{raw_name}: the backend tagged it otherwise than {tags.wheel_tag}")
     return raw_name
