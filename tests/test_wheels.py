@@ -260,3 +260,61 @@ def test_installed_into_a_copy_of_the_node_artifact_the_compiled_code_is_what_ru
         "msgpack": [{"n": [1, 2.5, "x"]}, "msgpack._cmsgpack"],
         "bitarray": [12, "dddd", "bitarray"],
     }
+
+
+# The documented way for a page (docs/extension-modules.md): fetch each wheel into emscripten's
+# file system (`FS` is a global of the classic loader), then let Python unpack it with zipfile.
+WHEELS_PAGE = """<!doctype html>
+<meta charset="utf-8"><title>wasmforge wheels</title>
+<link rel="icon" href="data:,">
+<pre id="out"></pre>
+<script>
+  var wasmforgeOutput = document.getElementById("out");
+  var wasmforgeCode = %(code)s;
+  var wasmforgeWheels = %(wheels)s;
+  var Module = {
+    noInitialRun: true,
+    print: (text) => { wasmforgeOutput.textContent += text + "\\n"; },
+    printErr: (text) => { wasmforgeOutput.textContent += "[stderr] " + text + "\\n"; },
+    onRuntimeInitialized: async () => {
+      FS.mkdirTree("/wheels");
+      for (const url of wasmforgeWheels) {
+        const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+        FS.writeFile("/wheels/" + url.split("/").pop(), bytes);
+      }
+      await Module.loadPackagesFromImports(wasmforgeCode);
+      callMain(["-c", wasmforgeCode]);
+    },
+  };
+</script>
+<script src="python.js"></script>
+"""
+UNPACK_AND_CHECK = r"""
+import json, pathlib, sys, sysconfig, zipfile
+site = sysconfig.get_paths()["purelib"]
+for wheel in sorted(pathlib.Path("/wheels").iterdir()):
+    zipfile.ZipFile(wheel).extractall(site)
+if site not in sys.path:
+    sys.path.append(site)
+""" + IMPORT_CHECK + """
+print("WF-DONE")
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.browser
+@NEEDS_NODE
+def test_in_headless_chromium_a_page_unpacks_the_same_wheels_and_the_compiled_code_runs(node_wheels, tmp_path):
+    from .browser import run_in_chromium_page
+    from .conftest import BROWSER_TARGET
+
+    site = tmp_path / "site"
+    shutil.copytree(built_dist(BROWSER_TARGET), site)
+    (site / "wheels").mkdir()
+    for path in node_wheels.values():
+        shutil.copy(path, site / "wheels" / path.name)
+    page = WHEELS_PAGE % {"code": json.dumps(UNPACK_AND_CHECK), "wheels": json.dumps(sorted(f"wheels/{p.name}" for p in node_wheels.values()))}
+    output = run_in_chromium_page(site, page, "WF-DONE")
+    report = next(line for line in output.splitlines() if line.startswith("{"))
+    assert json.loads(report)["compiled"] == [True, True, True], output
+    assert json.loads(report)["bitarray"] == [12, "dddd", "bitarray"], output
