@@ -195,6 +195,8 @@ def cmd_install_wheel(ws: Workspace, target: Target, wheels: list[Path], dest: P
         raise WheelError("install-wheel: give at least one --wheel FILE")
     for wheel in wheels:
         check_wheel_fits(wheel.name, tags)
+        if not wheel.is_file():
+            raise WheelError(f"{wheel}: no such wheel file")
     wheel_install.prepare_prefix(ws.paths.dist_of(target), dest, target.id)
     site = wheel_install.site_packages(dest, target.python.version)
     for wheel in wheels:
