@@ -3,6 +3,7 @@ built in the toolchain image with the network off, byte-reproducible, tagged wit
 platform, and installed and imported under Node; a tampered sdist and a wheel for another
 platform or Python are refused with one line."""
 
+import ast
 import io
 import json
 import os
@@ -282,7 +283,9 @@ WHEELS_PAGE = """<!doctype html>
         const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
         FS.writeFile("/wheels/" + url.split("/").pop(), bytes);
       }
+      // The stdlib packs the code imports, and those the packages import in turn.
       await Module.loadPackagesFromImports(wasmforgeCode);
+      await Module.loadPackages(%(stdlib)s);
       callMain(["-c", wasmforgeCode]);
     },
   };
@@ -290,8 +293,9 @@ WHEELS_PAGE = """<!doctype html>
 <script src="python.js"></script>
 """
 UNPACK_AND_CHECK = r"""
-import json, pathlib, sys, sysconfig, zipfile
-site = sysconfig.get_paths()["purelib"]
+import json, pathlib, sys, zipfile
+# sysconfig would need its own stdlib pack (_sysconfigdata) loaded first: name the directory.
+site = "/usr/local/lib/python3.13/site-packages"
 for wheel in sorted(pathlib.Path("/wheels").iterdir()):
     zipfile.ZipFile(wheel).extractall(site)
 if site not in sys.path:
@@ -299,6 +303,22 @@ if site not in sys.path:
 """ + IMPORT_CHECK + """
 print("WF-DONE")
 """
+
+
+def stdlib_packs_imported(wheels: list[Path], dist: Path) -> list[str]:
+    """The browser artifact's stdlib packs that the wheels' Python files import (a page's main
+    thread cannot fetch a pack on import, so the page loads them first)."""
+    packs = set(json.loads((dist / "packs" / "index.json").read_text())["packs"])
+    names: set[str] = set()
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in (n for n in archive.namelist() if n.endswith(".py")):
+                for node in ast.walk(ast.parse(archive.read(name))):
+                    if isinstance(node, ast.Import):
+                        names.update(alias.name.split(".")[0] for alias in node.names)
+                    elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                        names.add(node.module.split(".")[0])
+    return sorted(names & packs)
 
 
 @pytest.mark.docker
@@ -313,7 +333,7 @@ def test_in_headless_chromium_a_page_unpacks_the_same_wheels_and_the_compiled_co
     (site / "wheels").mkdir()
     for path in node_wheels.values():
         shutil.copy(path, site / "wheels" / path.name)
-    page = WHEELS_PAGE % {"code": json.dumps(UNPACK_AND_CHECK), "wheels": json.dumps(sorted(f"wheels/{p.name}" for p in node_wheels.values()))}
+    page = WHEELS_PAGE % {"code": json.dumps(UNPACK_AND_CHECK), "stdlib": json.dumps(stdlib_packs_imported(list(node_wheels.values()), site)), "wheels": json.dumps(sorted(f"wheels/{p.name}" for p in node_wheels.values()))}
     output = run_in_chromium_page(site, page, "WF-DONE")
     report = next(line for line in output.splitlines() if line.startswith("{"))
     assert json.loads(report)["compiled"] == [True, True, True], output
