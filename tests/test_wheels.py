@@ -4,9 +4,7 @@ platform, and installed and imported under Node; a tampered sdist and a wheel fo
 platform or Python are refused with one line."""
 
 import ast
-import io
 import json
-import os
 import shutil
 import subprocess
 import zipfile

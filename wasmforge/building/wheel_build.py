@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tarfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wasmforge.building import wheel_archive, wheel_fetch
@@ -95,8 +95,7 @@ def resolve_sdist(spec: str, lock: WheelLock, cache: ContentCache) -> SdistInput
 
 def build_wheel(sdist: SdistInput, request: WheelRequest, cache: ContentCache) -> BuiltWheel:
     """Build, normalise, check the tags and the extension modules, write into request.out_dir."""
-    wheels = [wheel_fetch.ensure_cached(r, cache, sdist=False) for r in sdist.requirements]
-    built = _build_once(sdist, request, wheels, _Variation())
+    built = _build_once(sdist, request, _requirement_wheels(sdist, cache), _Variation())
     log.info(f"wheel: {built.path.name} ({built.path.stat().st_size:,} bytes, sha256 {built.sha256})")
     for module in built.extension_modules:
         log.detail(f"  extension module {module}")
@@ -107,16 +106,18 @@ def check_reproducible(sdist: SdistInput, request: WheelRequest, cache: ContentC
     """Build twice, the second time at another path in the container, another scratch directory
     on the host, a later time and umask 077; the two wheels must be identical."""
     first = build_wheel(sdist, request, cache)
-    wheels = [wheel_fetch.ensure_cached(r, cache, sdist=False) for r in sdist.requirements]
-    again_dir = request.work_root / f"rebuild-{secrets.token_hex(4)}"
-    again_request = WheelRequest(**{**request.__dict__, "out_dir": again_dir})
-    second = _build_once(sdist, again_request, wheels, _Variation(container_root=REBUILD_ROOT, umask="077"))
+    again = replace(request, out_dir=request.work_root / f"rebuild-{secrets.token_hex(4)}")
+    second = _build_once(sdist, again, _requirement_wheels(sdist, cache), _Variation(container_root=REBUILD_ROOT, umask="077"))
     if second.sha256 != first.sha256:
         # The second wheel stays for diffoscope.
-        raise ReproducibilityError(f"{first.path.name}: two builds differ: sha256 {first.sha256} and {second.sha256} (second kept in {again_dir})")
-    shutil.rmtree(again_dir, ignore_errors=True)
+        raise ReproducibilityError(f"{first.path.name}: two builds differ: sha256 {first.sha256} and {second.sha256} (second kept in {again.out_dir})")
+    shutil.rmtree(again.out_dir, ignore_errors=True)
     log.info(f"reproducible: {first.path.name} built twice, both sha256 {first.sha256}")
     return first, second
+
+
+def _requirement_wheels(sdist: SdistInput, cache: ContentCache) -> list[Path]:
+    return [wheel_fetch.ensure_cached(r, cache, sdist=False) for r in sdist.requirements]
 
 
 def _build_once(sdist: SdistInput, request: WheelRequest, requirement_wheels: list[Path], variation: _Variation) -> BuiltWheel:

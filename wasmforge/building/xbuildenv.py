@@ -78,9 +78,11 @@ def make_xbuildenv(target: Target, dist: Path, destination: Path) -> Xbuildenv:
         raise XbuildenvError(f"{target.id}: has no dynamic-linking flag, so it cannot load side modules; no cross-build environment")
     manifest = read_manifest(dist / MANIFEST)
     image = f"wasmforge-build:{target.id}"
-    files = _files_from_image(image, manifest)
-    variables = _sysconfig_vars(files["sysconfig/" + _sysconfigdata_file(files)], image)
-    info = _info(target, tags, manifest, sha256_file(dist / MANIFEST), variables, _sysconfigdata_file(files))
+    include = "include/python{}".format(target.python.version.rsplit(".", 1)[0])
+    files = _files_from_image(image, manifest, include)
+    sysconfigdata = _sysconfigdata_file(files)
+    variables = _sysconfig_vars(files[f"sysconfig/{sysconfigdata}"], image)
+    info = _info(target, tags, manifest, sha256_file(dist / MANIFEST), variables, sysconfigdata, include)
     files[INFO_FILE] = (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()
     write_archive(destination, f"xbuildenv-{target.id}", files, manifest.source_date_epoch)
     log.info(f"xbuildenv: {destination} ({destination.stat().st_size:,} bytes, sha256 {sha256_file(destination)})")
@@ -119,7 +121,7 @@ def _member(name: str, kind: bytes, mode: int, size: int, epoch: int) -> tarfile
     return info
 
 
-def _files_from_image(image: str, manifest: Manifest) -> dict[str, bytes]:
+def _files_from_image(image: str, manifest: Manifest, include: str) -> dict[str, bytes]:
     """The archive's files, keyed by their path in it, from one container of the image."""
     try:
         with docker_engine.created_container(image) as container:
@@ -132,7 +134,6 @@ def _files_from_image(image: str, manifest: Manifest) -> dict[str, bytes]:
                          if n.startswith("_sysconfigdata_") and n.endswith(".py")}
     except docker.errors.ImageNotFound:
         raise XbuildenvError(f"{image}: no such image; the cross-build environment is made from the target's build image (`invoke build`)") from None
-    include = "include/python{}".format(manifest.target["python"].rsplit(".", 1)[0])
     files = {f"{include}/{name}": data for name, data in headers.items() if name.endswith(".h")}
     files[f"{include}/pyconfig.h"] = host["pyconfig.h"]
     files["sysconfig/Makefile"] = host["Makefile"]
@@ -191,8 +192,7 @@ def _sysconfig_vars(source: bytes, image: str) -> dict[str, Any]:
 
 
 def _info(target: Target, tags: ArtifactTags, manifest: Manifest, manifest_sha256: str, variables: dict[str, Any],
-          sysconfigdata: str) -> dict[str, Any]:
-    include = "include/python{}".format(target.python.version.rsplit(".", 1)[0])
+          sysconfigdata: str, include: str) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "target": manifest.target,
