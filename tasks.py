@@ -75,6 +75,47 @@ def build(c, target=None, jobs=None, no_cache=False, check_reproducible=False):
         _run(lambda: commands.cmd_build(*_resolved(names), int(jobs) if jobs else None, no_cache))
 
 
+@task(help={"target": "An emscripten target id or alias with dynamic linking; default emscripten-node."})
+def xbuildenv(c, target="emscripten-node"):
+    """Write dist/xbuildenv/xbuildenv-<target-id>.tar.gz: headers, _sysconfigdata, Makefile and side-module flags of the build."""
+    _run(lambda: commands.cmd_xbuildenv(*_resolved_one(target)))
+
+
+@task(
+    help={
+        "target": "An emscripten target id or alias with dynamic linking; default emscripten-node.",
+        "check-reproducible": "Build twice (another path in the container, another scratch dir, later, umask 077) and fail unless identical.",
+    },
+)
+def wheel(c, spec, target="emscripten-node", check_reproducible=False):
+    """Build SPEC (name==version pinned in wheels.lock.json, or a path to an sdist) into dist/wheels/<target-id>/, network off."""
+    _run(lambda: commands.cmd_wheel(*_resolved_one(target), spec, check_reproducible))
+
+
+@task(
+    name="lock-wheel",
+    iterable=["requires"],
+    help={"requires": "A build requirement as name==version (repeatable); default: the lock's default_build_requires."},
+)
+def lock_wheel(c, spec, requires=None):
+    """Pin an sdist (name==version) and its build requirements in wheels.lock.json by sha256, as the index serves them today."""
+    _run(lambda: commands.cmd_lock_wheel(commands.workspace(), spec, list(requires or [])))
+
+
+@task(
+    name="install-wheel",
+    iterable=["wheel"],
+    help={
+        "target": "A node target id or alias; default emscripten-node.",
+        "wheel": "A wheel file (repeatable).",
+        "dest": "A directory: a new one becomes a copy of dist/<target-id>/; the wheels go into its lib/python3.X/site-packages.",
+    },
+)
+def install_wheel(c, dest, wheel=None, target="emscripten-node"):
+    """Install wheels into a copy of a node artifact; refuses a wheel for another platform or Python."""
+    _run(lambda: commands.cmd_install_wheel(*_resolved_one(target), [Path(w) for w in wheel or []], Path(dest)))
+
+
 @task(
     help={
         "manifest": "Path to a manifest.json (e.g. dist/<target-id>/manifest.json).",

@@ -77,9 +77,15 @@ def serve(directory: Path, pages: dict[str, str]) -> Iterator[str]:
 
 def run_in_chromium(dist: Path, code: str, done_marker: str, timeout_ms: int = 120_000) -> str:
     """Load `dist` in headless Chromium, run `code`, return everything printed once `done_marker` shows."""
+    return run_in_chromium_page(dist, run_page(code), done_marker, timeout_ms)
+
+
+def run_in_chromium_page(dist: Path, page_html: str, done_marker: str, timeout_ms: int = 120_000) -> str:
+    """Load a page of one's own (it prints into #out) next to `dist` in headless Chromium; return
+    everything printed once `done_marker` shows."""
     from playwright.sync_api import sync_playwright
 
-    with serve(dist, {"/smoke.html": run_page(code)}) as base, sync_playwright() as playwright:
+    with serve(dist, {"/smoke.html": page_html}) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()

@@ -7,14 +7,17 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from wasmforge.building import build, build_many, fetch, reproduce, toolchain_image
+from wasmforge.building import build, build_many, fetch, reproduce, toolchain_image, wheel_build, wheel_fetch, wheel_install, xbuildenv
 from wasmforge.core import log
-from wasmforge.core.errors import BudgetError, ManifestError, RuntimeUnavailableError, SignatureError
+from wasmforge.core.errors import BudgetError, ManifestError, RuntimeUnavailableError, SignatureError, WheelError
 from wasmforge.core.files import write_atomic, write_json_atomic
+from wasmforge.core.hashing import sha256_file
 from wasmforge.model import matrix_report
 from wasmforge.model.matrix import Target
 from wasmforge.model.plan import BuildPlan, plan_for
 from wasmforge.model.toolchains import load_spec
+from wasmforge.model.wheel_lock import LOCK_FILE, LockedSdist, WheelLock, load_lock, normalize_spec, write_lock
+from wasmforge.model.wheel_tags import artifact_tags, check_wheel_fits
 from wasmforge.model.workspace import Workspace
 from wasmforge.releasing import nightly, signing
 from wasmforge.releasing.freshness import SeenVersions
@@ -122,6 +125,86 @@ def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: b
     outcomes = build_many.build_each(ws, targets, settings)
     print(build_many.format_outcomes(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+# --- extension modules ---------------------------------------------------------------------------
+
+
+def cmd_xbuildenv(ws: Workspace, target: Target) -> int:
+    made = xbuildenv.make_xbuildenv(target, ws.paths.dist_of(target), xbuildenv.xbuildenv_path(ws.paths.dist, target))
+    print(f"{made.path}  sha256 {sha256_file(made.path)}  platform {made.info['platform']}")
+    return 0
+
+
+def ensure_xbuildenv(ws: Workspace, target: Target) -> xbuildenv.Xbuildenv:
+    """The target's cross-build environment, made again unless it describes dist/<target-id>/ as it is."""
+    path = xbuildenv.xbuildenv_path(ws.paths.dist, target)
+    manifest = ws.paths.dist_of(target) / "manifest.json"
+    if not manifest.is_file():
+        raise ManifestError(f"{manifest}: no artifact; run `invoke build --target {target.id}` first")
+    if path.is_file():
+        existing = xbuildenv.load_xbuildenv(path)
+        if existing.info["artifact"]["manifest_sha256"] == sha256_file(manifest):
+            return existing
+        log.info(f"{path} describes another build of {target.id}; making it again")
+    return xbuildenv.make_xbuildenv(target, ws.paths.dist_of(target), path)
+
+
+def cmd_wheel(ws: Workspace, target: Target, spec: str, check: bool) -> int:
+    tags = artifact_tags(target)
+    lock = load_lock(ws.paths.root / LOCK_FILE)
+    sdist = wheel_build.resolve_sdist(spec, lock, ws.cache)
+    environment = ensure_xbuildenv(ws, target)
+    request = wheel_build.WheelRequest(
+        tags=tags,
+        toolchain_image=toolchain_image.ensure_image(ws.toolchain_spec(target), ws.toolchain_lock(target), ws.cache, ws.workdir),
+        xbuildenv=environment,
+        source_date_epoch=int(environment.info["artifact"]["source_date_epoch"]),
+        work_root=ws.paths.build / "wheels" / target.id,
+        out_dir=ws.paths.dist / "wheels" / target.id,
+    )
+    if check:
+        built, _ = wheel_build.check_reproducible(sdist, request, ws.cache)
+    else:
+        built = wheel_build.build_wheel(sdist, request, ws.cache)
+    print(f"{built.path}  sha256 {built.sha256}")
+    return 0
+
+
+def cmd_lock_wheel(ws: Workspace, spec: str, requires: list[str]) -> int:
+    """Pin an sdist (and any build requirement not pinned yet) in wheels.lock.json, as served today."""
+    path = ws.paths.root / LOCK_FILE
+    lock = load_lock(path)
+    wanted = normalize_spec(spec)
+    needs = tuple(normalize_spec(r) for r in requires) or lock.default_build_requires
+    pinned = dict(lock.build_requirements)
+    for need in needs:
+        if need not in pinned:
+            pinned[need] = wheel_fetch.download_new(need, ws.cache, sdist=False)
+            print(f"pinned {need}: {pinned[need].file} sha256 {pinned[need].sha256}")
+    source = wheel_fetch.download_new(wanted, ws.cache, sdist=True)
+    sdists = {**lock.sdists, wanted: LockedSdist(source=source, build_requires=needs)}
+    write_lock(WheelLock(path=path, sdists=sdists, build_requirements=pinned, default_build_requires=lock.default_build_requires))
+    print(f"pinned {wanted}: {source.file} sha256 {source.sha256} in {path.name}")
+    return 0
+
+
+def cmd_install_wheel(ws: Workspace, target: Target, wheels: list[Path], dest: Path) -> int:
+    tags = artifact_tags(target)
+    if target.flavor.name != "node":
+        raise WheelError(f"{target.id}: install-wheel installs into node artifacts (a page unpacks wheels itself; not done yet, see docs/extension-modules.md)")
+    if not wheels:
+        raise WheelError("install-wheel: give at least one --wheel FILE")
+    for wheel in wheels:
+        check_wheel_fits(wheel.name, tags)
+        if not wheel.is_file():
+            raise WheelError(f"{wheel}: no such wheel file")
+    wheel_install.prepare_prefix(ws.paths.dist_of(target), dest, target.id)
+    site = wheel_install.site_packages(dest, target.python.version)
+    for wheel in wheels:
+        wheel_install.install_wheel(wheel, site, tags)
+    print(f"installed {len(wheels)} wheel(s) into {site}; run: node {dest / 'python.js'} -c 'import ...'")
+    return 0
 
 
 def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None,

@@ -132,3 +132,15 @@ class BudgetError(WasmforgeError):
     """An artifact is larger than a size budget of its matrix entry (the report is printed first)."""
 
     exit_code = 25
+
+
+class XbuildenvError(WasmforgeError):
+    """A cross-build environment cannot be made for a target (no build image, another build's image, no dynamic linking)."""
+
+    exit_code = 26
+
+
+class WheelError(WasmforgeError):
+    """A wheel cannot be built or installed (no lock entry, no extension module built, another platform or Python)."""
+
+    exit_code = 27
