@@ -209,18 +209,20 @@ def cmd_install_wheel(ws: Workspace, target: Target, wheels: list[Path], dest: P
 
 def cmd_reproduce(ws: Workspace, manifest: Path, source_date_epoch: int | None, workdir: Path | None,
                   jobs: int | None = None) -> int:
-    variation = reproduce.Variation() if jobs is None else reproduce.Variation(jobs=jobs)
-    result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch, variation=variation)
+    result = reproduce.reproduce(ws, manifest, workdir=workdir, source_date_epoch=source_date_epoch, variation=_variation(jobs))
     return _report_reproduction(result, f"reproduced: all {len(result.comparisons)} outputs identical (rebuild in {result.rebuild_dir})")
 
 
 def cmd_reproduce_recorded(ws: Workspace, target: Target, jobs: int | None = None) -> int:
-    variation = reproduce.Variation() if jobs is None else reproduce.Variation(jobs=jobs)
     recorded = matrix_report.read_recorded_sizes(ws.paths.root / matrix_report.SIZES_FILE).get(target.id)
-    result = reproduce.reproduce_recorded(ws, target, recorded, variation=variation)
+    result = reproduce.reproduce_recorded(ws, target, recorded, variation=_variation(jobs))
     return _report_reproduction(
         result, f"reproduced: {target.id}'s manifest equals the one recorded in {matrix_report.SIZES_FILE} (build in {result.rebuild_dir})"
     )
+
+
+def _variation(jobs: int | None) -> reproduce.Variation:
+    return reproduce.Variation() if jobs is None else reproduce.Variation(jobs=jobs)
 
 
 def cmd_check_reproducible(ws: Workspace, targets: list[Target], jobs: int | None) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from wasmforge.core import log
-from wasmforge.building.build import BuildSettings, build_target
+from wasmforge.building.build import BuildResult, BuildSettings, build_target
 from wasmforge.core.errors import ReproducibilityError
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import Manifest, read_manifest
@@ -89,16 +89,11 @@ def reproduce(ws: Workspace, manifest_path: Path, *, workdir: Path | None = None
     epoch = manifest.source_date_epoch if source_date_epoch is None else source_date_epoch
     plan = plan_for(ws, target, source_date_epoch=epoch)
     check_satisfiable(plan, manifest, manifest_path)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    rebuild_dir = workdir or ws.paths.build_of(target) / f"reproduce-{stamp}"
+    rebuild_dir = workdir or fresh_rebuild_dir(ws, target)
     shutil.rmtree(rebuild_dir, ignore_errors=True)
     rebuild_dir.mkdir(parents=True)
     log.info(f"reproducing {manifest_path} in {rebuild_dir} ({variation.describe()})")
-    settings = BuildSettings(
-        jobs=variation.jobs, nocache=True, dist_dir=rebuild_dir / "dist", context_dir=rebuild_dir / "context",
-    )
-    with varied_host(variation):
-        result = build_target(ws, plan, settings)
+    result = rebuild(ws, plan, variation, context_dir=rebuild_dir / "context", dist_dir=rebuild_dir / "dist")
     comparisons = compare(manifest, result.manifest)
     reports: tuple[Path, ...] = ()
     if not all(c.ok for c in comparisons):
@@ -139,16 +134,24 @@ def reproduce_recorded(ws: Workspace, target: Target, recorded: RecordedSize | N
     if expected.recipe_digest is None:
         log.warning(f"{SIZES_FILE}: the record of {target.id} predates recipe digests in records: "
                     "if it differs, it may be from other recipes (`invoke matrix --update-readme` records them)")
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    context = ws.paths.build_of(target) / f"reproduce-{stamp}" / "context"
     log.info(f"reproducing the recorded build of {target.id} ({variation.describe()})")
-    settings = BuildSettings(jobs=variation.jobs, nocache=True, context_dir=context)
-    with varied_host(variation):
-        result = build_target(ws, plan, settings)
+    result = rebuild(ws, plan, variation, context_dir=fresh_rebuild_dir(ws, target) / "context")
     got = sha256_file(result.dist / "manifest.json")
     comparison = Comparison(name=f"manifest.json ({len(result.manifest.outputs)} outputs)",
                             expected=expected.manifest_sha256, got=got)
     return ReproduceResult(comparisons=(comparison,), rebuild_dir=result.dist, reports=())
+
+
+def fresh_rebuild_dir(ws: Workspace, target: Target) -> Path:
+    return ws.paths.build_of(target) / f"reproduce-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+
+
+def rebuild(ws: Workspace, plan: BuildPlan, variation: Variation, *, context_dir: Path,
+            dist_dir: Path | None = None) -> BuildResult:
+    """The plan built without Docker's layer cache under `variation` (dist_dir None: into dist/)."""
+    settings = BuildSettings(jobs=variation.jobs, nocache=True, dist_dir=dist_dir, context_dir=context_dir)
+    with varied_host(variation):
+        return build_target(ws, plan, settings)
 
 
 @contextmanager
