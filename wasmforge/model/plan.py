@@ -16,7 +16,7 @@ from pathlib import Path
 
 from wasmforge.core.hashing import canonical_json
 from wasmforge.model.matrix import Target
-from wasmforge.model.recipes import Component, Source
+from wasmforge.model.recipes import Component, Source, Step
 from wasmforge.model.toolchains import ToolchainLock, ToolchainSpec
 from wasmforge.model.workspace import Workspace
 
@@ -38,6 +38,23 @@ class Stage:
     @property
     def name(self) -> str:
         return self.component.name
+
+    @property
+    def shared_step(self) -> Step | None:
+        """The first step when the recipe shares it between targets (recipes.Step.shared)."""
+        first = self.component.recipe.steps[0]
+        return first if first.shared else None
+
+    @property
+    def shared_stage_name(self) -> str:
+        step = self.shared_step
+        assert step is not None
+        return f"{self.name}-{step.name}"
+
+    @property
+    def shared_env(self) -> dict[str, str]:
+        """All a shared step sees of its component: which source, unpacked where."""
+        return {key: self.env[key] for key in ("WF_NAME", "WF_VERSION", "WF_SOURCE", "WF_BUILD")}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,6 +51,10 @@ class Source:
 class Step:
     name: str
     script: str
+    # A shared step (only ever the first) runs in a stage that sees only the component's name,
+    # version and source, its script and these files: the targets of one toolchain build it once.
+    shared: bool = False
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,10 +220,18 @@ def _recipe_from_json(data: dict[str, Any], path: Path) -> Recipe:
     versions = {version: _source_from_json(entry) for version, entry in data["versions"].items()}
     if data["default_version"] not in versions:
         raise RecipeError(f"{path}: $.default_version: '{data['default_version']}' is not in $.versions")
-    steps = tuple(Step(name=s["name"], script=s["script"]) for s in data["steps"])
+    steps = tuple(
+        Step(name=s["name"], script=s["script"], shared=s.get("shared", False), files=tuple(s.get("files", ())))
+        for s in data["steps"]
+    )
     for index, step in enumerate(steps):
         if not (path.parent / step.script).is_file():
             raise RecipeError(f"{path}: $.steps[{index}].script: {step.script} does not exist")
+        if step.shared and (index > 0 or len(steps) == 1):
+            raise RecipeError(f"{path}: $.steps[{index}].shared: only the first of several steps can be shared")
+        for file_index, name in enumerate(step.files):
+            if not (path.parent / name).is_file():
+                raise RecipeError(f"{path}: $.steps[{index}].files[{file_index}]: {name} does not exist")
     if data["name"] != path.parent.name:
         raise RecipeError(f"{path}: $.name: '{data['name']}' must equal the directory name '{path.parent.name}'")
     options = {
@@ -239,6 +251,9 @@ def _recipe_from_json(data: dict[str, Any], path: Path) -> Recipe:
                 raise RecipeError(f"{path}: $.options['{selector}'].files[{index}]: {name} does not exist")
             if name == path.name or any(step.script == name for step in steps):
                 raise RecipeError(f"{path}: $.options['{selector}'].files[{index}]: {name} is used by every target")
+            if selector != "common" and any(name in step.files for step in steps if step.shared):
+                raise RecipeError(f"{path}: $.options['{selector}'].files[{index}]: {name} is read by the shared step, "
+                                  "which every target runs: list it under 'common'")
     return Recipe(
         name=data["name"], description=data["description"], homepage=data["homepage"], license=data["license"],
         default_version=data["default_version"], versions=versions, sdks=tuple(data["sdks"]),

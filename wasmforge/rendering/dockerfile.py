@@ -47,21 +47,42 @@ def render_all(plans: list[BuildPlan], docker_dir: Path) -> list[RenderedFile]:
 
 def stage_lines(stage: Stage) -> list[str]:
     component = stage.component
-    lines = [
-        f"FROM base AS {component.name}",
-        "ARG WF_JOBS=2",
-        f"COPY sources/{component.source.file} {WF_ROOT}/sources/",
-        f"COPY recipes/{component.name}/ {WF_ROOT}/recipes/{component.name}/",
-        _env_lines(stage.env),
-    ]
+    source = f"COPY sources/{component.source.file} {WF_ROOT}/sources/"
+    recipe_dir = f"{WF_ROOT}/recipes/{component.name}/"
     steps = component.recipe.steps
+    if stage.shared_step is not None:
+        lines = [*_shared_stage_lines(stage, source), "", f"FROM {stage.shared_stage_name} AS {component.name}", "ARG WF_JOBS=2"]
+        steps = steps[1:]
+    else:
+        lines = [f"FROM base AS {component.name}", "ARG WF_JOBS=2", source]
+    lines += [f"COPY recipes/{component.name}/ {recipe_dir}", _env_lines(stage.env)]
     for index, step in enumerate(steps):
         if index == len(steps) - 1:
             for dependency in stage.prefix_inputs:
                 lines.append(f"COPY --from={dependency} {WF_ROOT}/prefix/ {WF_ROOT}/prefix/")
-        script = shlex.quote(f"{WF_ROOT}/recipes/{component.name}/{step.script}")
-        lines.append(f"RUN bash {script}")
+        lines.append(_run_line(component.name, step.script))
     return lines
+
+
+def _shared_stage_lines(stage: Stage, source: str) -> list[str]:
+    """The recipe's shared first step in a stage of its own: it sees only the component's source
+    and its own files, so every target of this toolchain gets the same layer."""
+    step = stage.shared_step
+    assert step is not None
+    name = stage.component.name
+    files = " ".join(f"recipes/{name}/{file}" for file in (step.script, *step.files))
+    return [
+        f"FROM base AS {stage.shared_stage_name}",
+        "ARG WF_JOBS=2",
+        source,
+        f"COPY {files} {WF_ROOT}/recipes/{name}/",
+        _env_lines(stage.shared_env),
+        _run_line(name, step.script),
+    ]
+
+
+def _run_line(component: str, script: str) -> str:
+    return "RUN bash " + shlex.quote(f"{WF_ROOT}/recipes/{component}/{script}")
 
 
 def _final_stages(plan: BuildPlan) -> list[str]:
