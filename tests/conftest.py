@@ -33,9 +33,8 @@ WASI_TARGET = "cpython3.13-wasi19.1.7-wasi"
 BROWSER_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-browser"
 NODE_EMSCRIPTEN6_TARGET = "cpython3.13-emscripten6.0.5-node"
 # Groups of tests that need one artifact built (or rebuilt) on one worker. The node build goes
-# first: it reuses the browser build's library layers, and the browser's no-cache rebuild runs
-# them again at another -j (a build argument), which leaves Docker's classic builder picking
-# cache candidates from the rebuild's chain and missing (see docs/testing-and-bench.md).
+# first: it takes the main job's library and native build Python layers and compiles only its own
+# CPython stage; the browser's no-cache rebuild and the WASI builds keep the other core busy.
 REBUILDS_BROWSER = pytest.mark.xdist_group("rebuilds-browser")
 NEEDS_WASI = pytest.mark.xdist_group("wasi")
 NEEDS_NODE = pytest.mark.xdist_group("node")

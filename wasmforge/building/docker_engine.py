@@ -76,6 +76,9 @@ class _Progress:
         if not (head.startswith("#") and head[1:].isdigit()):
             return None
         if rest.startswith("[") and "] RUN " in rest:
+            # BuildKit repeats a step's header whenever the output switches between parallel steps.
+            if head in self.steps:
+                return None
             self.steps[head] = rest
             return rest
         if head in self.steps and rest.startswith(("DONE ", "CACHED", "ERROR")):
