@@ -3,6 +3,7 @@
 Run `invoke --list` for the tasks and `invoke --help TASK` for each one's options.
 """
 
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,11 @@ def _run(action: Callable[[], int]) -> None:
         raise Exit(code=exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("interrupted", code=130) from None
+    except BrokenPipeError:
+        # The reader went away (`invoke matrix | head`): what it wanted was printed. Point stdout
+        # at /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise Exit(code=141) from None
     if code:
         raise Exit(code=code)
 
