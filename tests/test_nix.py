@@ -110,7 +110,12 @@ def docker_stages(dockerfile: str) -> tuple[dict[str, str], list[Stage]]:
             continue
         if words[0] == "FROM" and words[-1] == ARTIFACTS_STAGE:
             break
-        if words[0] == "FROM":
+        if words[0] == "FROM" and stages and words[1] == stages[-1].name:
+            # A stage that continues a recipe's shared first step (FROM cpython-build-python AS
+            # cpython) is one component whose steps span both stages, as in Nix's one derivation.
+            shared = stages.pop()
+            stages.append(Stage(name=words[-1], env=shared.env, source_file=shared.source_file, steps=shared.steps))
+        elif words[0] == "FROM":
             if words[-1] != "base":
                 stages.append(Stage(name=words[-1], env=dict(base_env), source_file=None, steps=[]))
         elif words[0] == "ARG" and "=" in words[1]:
@@ -125,7 +130,7 @@ def docker_stages(dockerfile: str) -> tuple[dict[str, str], list[Stage]]:
         elif words[0] == "COPY" and words[1].startswith("sources/"):
             stages[-1].source_file = words[1].removeprefix("sources/")
         elif words[0] == "RUN":
-            script = words[-1].removeprefix(f"{WF_ROOT}/recipes/{stages[-1].name}/")
+            script = words[-1].removeprefix(f"{WF_ROOT}/recipes/{stages[-1].env['WF_NAME']}/")
             stages[-1].steps.append({"script": script, "prefix_inputs": pending_copies})
             pending_copies = []
     return base_env, stages
