@@ -60,7 +60,7 @@ def build_image(context: Path, tag: str, *, jobs: int, nocache: bool, log_path: 
                 log.detail(shown)
         returncode = process.wait()
     if returncode != 0:
-        errors = [line for line in tail if "error" in line.lower() or "ERROR" in line] or tail[-4:]
+        errors = [line for line in tail if "error" in line.lower()] or tail[-4:]
         raise BuildError(f"docker build of {tag} failed (exit {returncode}; log {log_path}): {' | '.join(errors[-4:])}")
 
 

@@ -233,8 +233,8 @@ def serving(site: Site, port: int = 0, warm: Iterable[str] | None = None) -> Ite
     site.warm(warm)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _handler_for(site))
     server.daemon_threads = True
-    # server_close() would otherwise join every handler thread, daemon or not: one still sending
-    # a large file to a client that stopped reading kept Ctrl-C from ending `invoke serve`.
+    # Stopping (Ctrl-C in `invoke serve`) need not wait for handler threads, which are daemons.
+    # Added after `invoke serve` once took over 30 s to end under load; that cause was not found.
     server.block_on_close = False
     thread = threading.Thread(target=server.serve_forever, name="wasmforge-http", daemon=True)
     thread.start()
