@@ -46,12 +46,10 @@ variable "TOOLCHAIN_DIGEST_WASI_CLANG_19" {
   default = ""
 }
 
-# The toolchain image as a named context, from TOOLCHAIN_REGISTRY pinned by digest; none without it.
+# The toolchain image: the engine's own by tag, or from TOOLCHAIN_REGISTRY pinned by digest.
 function "toolchain" {
   params = [tag, digest]
-  result = TOOLCHAIN_REGISTRY == "" ? {} : {
-    (tag) = "docker-image://${TOOLCHAIN_REGISTRY}/${tag}${digest == "" ? "" : "@${digest}"}"
-  }
+  result = TOOLCHAIN_REGISTRY == "" ? tag : "${TOOLCHAIN_REGISTRY}/${tag}${digest == "" ? "" : "@${digest}"}"
 }
 
 group "default" {
@@ -95,7 +93,7 @@ group "flavor-wasi" {
 }
 
 group "libraries" {
-  targets = ["lib-bzip2-7a684580b10f", "lib-libffi-84133675b330", "lib-mpdecimal-dd525437476b", "lib-sqlite-2f8c797c27b3", "lib-xz-c64f974ba0eb", "lib-zlib-67f99001ba2e", "lib-bzip2-68a40a99fe00", "lib-libffi-a068f591c140", "lib-mpdecimal-a3bafab15dbd", "lib-sqlite-29065427a857", "lib-xz-fcc68d2a03a3", "lib-zlib-65bfbd1b27ef", "lib-bzip2-6a18f0742355", "lib-libffi-10cdd01f3c11", "lib-mpdecimal-765b5d471be5", "lib-sqlite-dd1387cebd73", "lib-xz-789e138417b9", "lib-zlib-897850a56c8b", "lib-bzip2-f128561d57af", "lib-mpdecimal-fccf34f16141", "lib-sqlite-f6bbebf4a2d6", "lib-xz-6e48e094e466", "lib-zlib-3d64d59b0b63"]
+  targets = ["lib-bzip2-626683be85ae", "lib-libffi-8c7b4433a5b9", "lib-mpdecimal-0dc26bf1b407", "lib-sqlite-d0e9cdf7eca2", "lib-xz-6803284b1736", "lib-zlib-ffe87458ffec", "lib-bzip2-aa527c430b87", "lib-libffi-45b2e935ab3b", "lib-mpdecimal-a15eedaa0754", "lib-sqlite-5592ea71fe94", "lib-xz-475a4d795c5f", "lib-zlib-3bc332cd81a2", "lib-bzip2-3b36d81656ae", "lib-libffi-de6fcfb24261", "lib-mpdecimal-b09e599acec9", "lib-sqlite-233c8853c1fb", "lib-xz-7c53c97a5d89", "lib-zlib-51ca150476c1", "lib-bzip2-23b84c9f998e", "lib-mpdecimal-1fdcc5ef5ecc", "lib-sqlite-1b26852d7165", "lib-xz-37b51477e16e", "lib-zlib-06dd8f995c08"]
 }
 
 group "emscripten-browser" {
@@ -131,8 +129,8 @@ target "cpython3_13-emscripten3_1_69-browser" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten3.1.69-browser"]
 }
 
@@ -145,8 +143,8 @@ target "cpython3_13-emscripten3_1_69-browser-pthreads" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads"]
 }
 
@@ -159,8 +157,8 @@ target "cpython3_13-emscripten3_1_69-node" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten3.1.69-node"]
 }
 
@@ -173,8 +171,8 @@ target "cpython3_13-emscripten3_1_69-node-pthreads" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten3.1.69-node-pthreads"]
 }
 
@@ -187,8 +185,8 @@ target "cpython3_13-emscripten3_1_69-node-debug" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten3.1.69-node-debug"]
 }
 
@@ -201,8 +199,8 @@ target "cpython3_13-emscripten6_0_5-browser" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten6.0.5-browser"]
 }
 
@@ -215,8 +213,8 @@ target "cpython3_13-emscripten6_0_5-node" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten6.0.5-node"]
 }
 
@@ -229,13 +227,13 @@ target "cpython3_13-wasi19_1_7-wasi" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   }
-  contexts = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-wasi19.1.7-wasi"]
 }
 
 # bzip2 1.0.8, in: cpython3.13-emscripten3.1.69-browser, cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
-target "lib-bzip2-7a684580b10f" {
+target "lib-bzip2-626683be85ae" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
   target = "bzip2"
@@ -243,13 +241,13 @@ target "lib-bzip2-7a684580b10f" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # libffi 3.4.8, in: cpython3.13-emscripten3.1.69-browser, cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
-target "lib-libffi-84133675b330" {
+target "lib-libffi-8c7b4433a5b9" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
   target = "libffi"
@@ -257,13 +255,13 @@ target "lib-libffi-84133675b330" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # mpdecimal 4.0.1, in: cpython3.13-emscripten3.1.69-browser, cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
-target "lib-mpdecimal-dd525437476b" {
+target "lib-mpdecimal-0dc26bf1b407" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
   target = "mpdecimal"
@@ -271,13 +269,13 @@ target "lib-mpdecimal-dd525437476b" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-browser, cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
-target "lib-sqlite-2f8c797c27b3" {
+target "lib-sqlite-d0e9cdf7eca2" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
   target = "sqlite"
@@ -285,13 +283,13 @@ target "lib-sqlite-2f8c797c27b3" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # xz 5.8.1, in: cpython3.13-emscripten3.1.69-browser, cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
-target "lib-xz-c64f974ba0eb" {
+target "lib-xz-6803284b1736" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
   target = "xz"
@@ -299,13 +297,13 @@ target "lib-xz-c64f974ba0eb" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # zlib 1.3.1, in: cpython3.13-emscripten3.1.69-browser, cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
-target "lib-zlib-67f99001ba2e" {
+target "lib-zlib-ffe87458ffec" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
   target = "zlib"
@@ -313,13 +311,13 @@ target "lib-zlib-67f99001ba2e" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # bzip2 1.0.8, in: cpython3.13-emscripten3.1.69-browser-pthreads, cpython3.13-emscripten3.1.69-node-pthreads
-target "lib-bzip2-68a40a99fe00" {
+target "lib-bzip2-aa527c430b87" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "bzip2"
@@ -327,13 +325,13 @@ target "lib-bzip2-68a40a99fe00" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # libffi 3.4.8, in: cpython3.13-emscripten3.1.69-browser-pthreads, cpython3.13-emscripten3.1.69-node-pthreads
-target "lib-libffi-a068f591c140" {
+target "lib-libffi-45b2e935ab3b" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "libffi"
@@ -341,13 +339,13 @@ target "lib-libffi-a068f591c140" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # mpdecimal 4.0.1, in: cpython3.13-emscripten3.1.69-browser-pthreads, cpython3.13-emscripten3.1.69-node-pthreads
-target "lib-mpdecimal-a3bafab15dbd" {
+target "lib-mpdecimal-a15eedaa0754" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "mpdecimal"
@@ -355,13 +353,13 @@ target "lib-mpdecimal-a3bafab15dbd" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-browser-pthreads, cpython3.13-emscripten3.1.69-node-pthreads
-target "lib-sqlite-29065427a857" {
+target "lib-sqlite-5592ea71fe94" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "sqlite"
@@ -369,13 +367,13 @@ target "lib-sqlite-29065427a857" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # xz 5.8.1, in: cpython3.13-emscripten3.1.69-browser-pthreads, cpython3.13-emscripten3.1.69-node-pthreads
-target "lib-xz-fcc68d2a03a3" {
+target "lib-xz-475a4d795c5f" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "xz"
@@ -383,13 +381,13 @@ target "lib-xz-fcc68d2a03a3" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # zlib 1.3.1, in: cpython3.13-emscripten3.1.69-browser-pthreads, cpython3.13-emscripten3.1.69-node-pthreads
-target "lib-zlib-65bfbd1b27ef" {
+target "lib-zlib-3bc332cd81a2" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "zlib"
@@ -397,13 +395,13 @@ target "lib-zlib-65bfbd1b27ef" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
   output = ["type=cacheonly"]
 }
 
 # bzip2 1.0.8, in: cpython3.13-emscripten6.0.5-browser, cpython3.13-emscripten6.0.5-node
-target "lib-bzip2-6a18f0742355" {
+target "lib-bzip2-3b36d81656ae" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "bzip2"
@@ -411,13 +409,13 @@ target "lib-bzip2-6a18f0742355" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=cacheonly"]
 }
 
 # libffi 3.4.8, in: cpython3.13-emscripten6.0.5-browser, cpython3.13-emscripten6.0.5-node
-target "lib-libffi-10cdd01f3c11" {
+target "lib-libffi-de6fcfb24261" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "libffi"
@@ -425,13 +423,13 @@ target "lib-libffi-10cdd01f3c11" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=cacheonly"]
 }
 
 # mpdecimal 4.0.1, in: cpython3.13-emscripten6.0.5-browser, cpython3.13-emscripten6.0.5-node
-target "lib-mpdecimal-765b5d471be5" {
+target "lib-mpdecimal-b09e599acec9" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "mpdecimal"
@@ -439,13 +437,13 @@ target "lib-mpdecimal-765b5d471be5" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=cacheonly"]
 }
 
 # sqlite 3.46.1, in: cpython3.13-emscripten6.0.5-browser, cpython3.13-emscripten6.0.5-node
-target "lib-sqlite-dd1387cebd73" {
+target "lib-sqlite-233c8853c1fb" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "sqlite"
@@ -453,13 +451,13 @@ target "lib-sqlite-dd1387cebd73" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=cacheonly"]
 }
 
 # xz 5.8.1, in: cpython3.13-emscripten6.0.5-browser, cpython3.13-emscripten6.0.5-node
-target "lib-xz-789e138417b9" {
+target "lib-xz-7c53c97a5d89" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "xz"
@@ -467,13 +465,13 @@ target "lib-xz-789e138417b9" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=cacheonly"]
 }
 
 # zlib 1.3.1, in: cpython3.13-emscripten6.0.5-browser, cpython3.13-emscripten6.0.5-node
-target "lib-zlib-897850a56c8b" {
+target "lib-zlib-51ca150476c1" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "zlib"
@@ -481,13 +479,13 @@ target "lib-zlib-897850a56c8b" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   }
-  contexts = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
   output = ["type=cacheonly"]
 }
 
 # bzip2 1.0.8, in: cpython3.13-wasi19.1.7-wasi
-target "lib-bzip2-f128561d57af" {
+target "lib-bzip2-23b84c9f998e" {
   context = "${CONTEXT_DIR}/cpython3.13-wasi19.1.7-wasi/context"
   dockerfile = "Dockerfile"
   target = "bzip2"
@@ -495,13 +493,13 @@ target "lib-bzip2-f128561d57af" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   }
-  contexts = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   output = ["type=cacheonly"]
 }
 
 # mpdecimal 4.0.1, in: cpython3.13-wasi19.1.7-wasi
-target "lib-mpdecimal-fccf34f16141" {
+target "lib-mpdecimal-1fdcc5ef5ecc" {
   context = "${CONTEXT_DIR}/cpython3.13-wasi19.1.7-wasi/context"
   dockerfile = "Dockerfile"
   target = "mpdecimal"
@@ -509,13 +507,13 @@ target "lib-mpdecimal-fccf34f16141" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   }
-  contexts = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   output = ["type=cacheonly"]
 }
 
 # sqlite 3.46.1, in: cpython3.13-wasi19.1.7-wasi
-target "lib-sqlite-f6bbebf4a2d6" {
+target "lib-sqlite-1b26852d7165" {
   context = "${CONTEXT_DIR}/cpython3.13-wasi19.1.7-wasi/context"
   dockerfile = "Dockerfile"
   target = "sqlite"
@@ -523,13 +521,13 @@ target "lib-sqlite-f6bbebf4a2d6" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   }
-  contexts = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   output = ["type=cacheonly"]
 }
 
 # xz 5.8.1, in: cpython3.13-wasi19.1.7-wasi
-target "lib-xz-6e48e094e466" {
+target "lib-xz-37b51477e16e" {
   context = "${CONTEXT_DIR}/cpython3.13-wasi19.1.7-wasi/context"
   dockerfile = "Dockerfile"
   target = "xz"
@@ -537,13 +535,13 @@ target "lib-xz-6e48e094e466" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   }
-  contexts = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   output = ["type=cacheonly"]
 }
 
 # zlib 1.3.1, in: cpython3.13-wasi19.1.7-wasi
-target "lib-zlib-3d64d59b0b63" {
+target "lib-zlib-06dd8f995c08" {
   context = "${CONTEXT_DIR}/cpython3.13-wasi19.1.7-wasi/context"
   dockerfile = "Dockerfile"
   target = "zlib"
@@ -551,7 +549,7 @@ target "lib-zlib-3d64d59b0b63" {
   args = {
     WF_JOBS = WF_JOBS
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   }
-  contexts = toolchain("wasmforge-toolchain:wasi-clang-19-e981175956b482b0", TOOLCHAIN_DIGEST_WASI_CLANG_19)
   output = ["type=cacheonly"]
 }

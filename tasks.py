@@ -48,11 +48,15 @@ def fetch(c, target=None):
     _run(lambda: commands.cmd_fetch(*_resolved(names)))
 
 
-@task(iterable=["target"], help={"target": "Target id, alias or glob (repeatable); default emscripten-browser."})
-def toolchain(c, target=None):
-    """Build and import the target's toolchain image from its lock if it is missing; print its tag."""
+@task(iterable=["target"], help={
+    "target": "Target id, alias or glob (repeatable); default emscripten-browser.",
+    "push": "A registry (host[:port][/path]) to push the image(s) to; prints TOOLCHAIN_REGISTRY=… and "
+            "TOOLCHAIN_DIGEST_<TOOLCHAIN>=sha256:… for `env … invoke build` or `docker buildx bake`.",
+})
+def toolchain(c, target=None, push=None):
+    """Build and import the target's toolchain image from its lock if it is missing; print its tag (or push it)."""
     names = target or ["emscripten-browser"]
-    _run(lambda: commands.cmd_toolchain(*_resolved(names)))
+    _run(lambda: commands.cmd_toolchain(*_resolved(names), push))
 
 
 @task(name="lock-toolchain", help={"name": "Toolchain spec name under recipes/toolchains/ (e.g. emscripten-3.1.69)."})
@@ -65,20 +69,22 @@ def lock_toolchain(c, name="emscripten-3.1.69"):
     iterable=["target"],
     help={
         "target": "Target id, alias or glob such as 'cpython3.13-*' (repeatable); default emscripten-browser. "
-                  "`invoke matrix` lists them. Several targets build one after another, past failures, "
-                  "with a result table at the end.",
+                  "`invoke matrix` lists them. Several targets build in one `docker buildx bake` run "
+                  "(shared library stages once), with a result table at the end.",
         "jobs": "Parallel make jobs inside the build (default: number of CPUs).",
         "no-cache": "Rebuild every Docker layer instead of reusing cached ones.",
+        "builder": "A buildx builder (`docker buildx ls`) to build on; default the current one, the engine's own. "
+                   "A remote one needs TOOLCHAIN_REGISTRY (docs/scale.md).",
         "check-reproducible": "After building, rebuild without cache under varied conditions and fail if any output differs.",
     },
 )
-def build(c, target=None, jobs=None, no_cache=False, check_reproducible=False):
-    """Fetch, make the toolchain image if missing, build in Docker with the network off, write dist/<target-id>/."""
+def build(c, target=None, jobs=None, no_cache=False, builder=None, check_reproducible=False):
+    """Fetch, make the toolchain image if missing, build through BuildKit with the network off, write dist/<target-id>/."""
     names = target or ["emscripten-browser"]
     if check_reproducible:
         _run(lambda: commands.cmd_check_reproducible(*_resolved(names), int(jobs) if jobs else None))
     else:
-        _run(lambda: commands.cmd_build(*_resolved(names), int(jobs) if jobs else None, no_cache))
+        _run(lambda: commands.cmd_build(*_resolved(names), int(jobs) if jobs else None, no_cache, builder))
 
 
 @task(help={"target": "An emscripten target id or alias with dynamic linking; default emscripten-node."})

@@ -112,7 +112,7 @@ def test_one_networkless_target_per_entry_exports_its_artifacts_stage_as_files(w
         assert target["output"] == [{"type": "local", "dest": f"build/bake-out/{entry.id}"}]
 
 
-def test_the_artifacts_stage_holds_only_the_outputs_and_a_classic_build_still_ends_on_cpython() -> None:
+def test_the_artifacts_stage_holds_only_the_outputs_and_the_build_image_stage_is_the_build_tree() -> None:
     for dockerfile in sorted((ROOT / "docker").glob("*/Dockerfile")):
         stages = dockerfile.read_text().split("\nFROM ")
         assert stages[-2].startswith("scratch AS artifacts\nCOPY --from=cpython /wf/out/ /\n"), dockerfile
@@ -136,31 +136,59 @@ def test_groups_follow_the_matrix(ws: Workspace) -> None:
 
 @needs_buildx
 def test_jobs_and_source_date_epoch_are_bake_variables(ws: Workspace) -> None:
-    browser = bake.bake_name(ws.matrix.resolve("emscripten-browser").id, "test")
+    entry = ws.matrix.resolve("emscripten-browser")
+    browser = bake.bake_name(entry.id, "test")
+    toolchain = plan_for(ws, entry).toolchain_lock.image_tag
     assert bake_print("emscripten-browser")["target"][browser]["args"] == {
-        "WF_JOBS": "2", "SOURCE_DATE_EPOCH": str(ws.matrix.resolve("emscripten-browser").source_date_epoch),
+        "WF_JOBS": "2", "SOURCE_DATE_EPOCH": str(entry.source_date_epoch), "TOOLCHAIN_IMAGE": toolchain,
     }
     night = bake_print("emscripten-browser", env={"WF_JOBS": "7", "SOURCE_DATE_EPOCH": "1767225600"})
-    assert night["target"][browser]["args"] == {"WF_JOBS": "7", "SOURCE_DATE_EPOCH": "1767225600"}
+    assert night["target"][browser]["args"] == {"WF_JOBS": "7", "SOURCE_DATE_EPOCH": "1767225600", "TOOLCHAIN_IMAGE": toolchain}
     moved = bake_print("emscripten-browser", env={"CONTEXT_DIR": "/ctx", "OUTPUT_DIR": "/out"})["target"][browser]
-    assert moved["context"] == f"/ctx/{ws.matrix.resolve('emscripten-browser').id}/context"
-    assert moved["output"][0]["dest"] == f"/out/{ws.matrix.resolve('emscripten-browser').id}"
+    assert moved["context"] == f"/ctx/{entry.id}/context"
+    assert moved["output"][0]["dest"] == f"/out/{entry.id}"
 
 
 @needs_buildx
-def test_the_toolchain_is_a_digest_pinned_named_context_only_for_a_registry(ws: Workspace, plans: list) -> None:
+def test_the_toolchain_image_comes_from_a_registry_pinned_by_digest_only_when_one_is_named(ws: Workspace, plans: list) -> None:
     local = bake_print("all")["target"]
-    assert all("contexts" not in target for target in local.values()), "the docker driver uses the engine's image"
-
-    env = {"TOOLCHAIN_REGISTRY": "127.0.0.1:5000", "TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69": DIGEST}
-    remote = bake_print("all", env=env)["target"]
+    remote = bake_print("all", env={"TOOLCHAIN_REGISTRY": "127.0.0.1:5000", "TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69": DIGEST})["target"]
     for plan in plans:
-        tag = plan.toolchain_lock.image_tag
+        tag, name = plan.toolchain_lock.image_tag, bake.bake_name(plan.target.id, "test")
         dockerfile = (ROOT / "docker" / plan.target.id / "Dockerfile").read_text()
-        assert f"FROM {tag} AS base" in dockerfile, "the context must replace what the Dockerfile names"
-        contexts = remote[bake.bake_name(plan.target.id, "test")]["contexts"]
+        # A build argument, not a named context: BuildKit 0.8 (Docker 20.10's) has no named contexts.
+        assert f"ARG TOOLCHAIN_IMAGE={tag}\nFROM ${{TOOLCHAIN_IMAGE}} AS base\n" in dockerfile
+        assert local[name]["args"]["TOOLCHAIN_IMAGE"] == tag, "the docker driver uses the engine's image"
         pinned = f"@{DIGEST}" if plan.toolchain_lock.toolchain == "emscripten-3.1.69" else ""
-        assert contexts == {tag: f"docker-image://127.0.0.1:5000/{tag}{pinned}"}
+        assert remote[name]["args"]["TOOLCHAIN_IMAGE"] == f"127.0.0.1:5000/{tag}{pinned}"
+
+
+@needs_buildx
+def test_an_invoke_build_run_moves_contexts_and_outputs_and_adds_a_build_image_target(ws: Workspace, tmp_path: Path) -> None:
+    plans = [plan_for(ws, ws.matrix.resolve(name)) for name in ("emscripten-browser", "wasi")]
+    runs = [
+        bake.BakeRun(plan=plan, context=tmp_path / plan.target.id, export=tmp_path / "out" / plan.target.id,
+                     image_tag=f"wasmforge-build:{plan.target.id}", jobs=5,
+                     toolchain_image=plan.toolchain_lock.image_tag)
+        for plan in plans
+    ]
+    (tmp_path / bake.BAKE_FILE).write_text(bake.render_bake(ws.matrix, plans))
+    (tmp_path / "run.json").write_text(json.dumps(bake.run_overrides(runs)))
+    result = subprocess.run(
+        ["docker", "buildx", "bake", "-f", bake.BAKE_FILE, "-f", "run.json", "--print", *bake.run_targets(runs)],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "WF_JOBS": "9"},
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)["target"]
+    assert len(printed) == 4
+    for run in runs:
+        name = bake.bake_name(run.plan.target.id, "test")
+        files, image = printed[name], printed[name + "-image"]
+        assert files["context"] == image["context"] == str(run.context)
+        assert files["output"] == [{"type": "local", "dest": str(run.export)}]
+        assert files["args"]["WF_JOBS"] == image["args"]["WF_JOBS"] == "5", "the run's -j, not the environment's"
+        assert files["network"] == image["network"] == "none"
+        assert (image["target"], image["tags"], image["output"]) == ("build-image", [run.image_tag], [{"type": "docker"}])
 
 
 # --- shared library stages -----------------------------------------------------------------------
@@ -190,7 +218,7 @@ def test_the_libraries_group_builds_each_shared_stage_once_into_the_cache_only(p
         assert target["target"] == library.component and target["network"] == "none"
         assert target["output"] == [{"type": "cacheonly"}]
         # Same arguments as the entries, or BuildKit would see another stage and build it again.
-        assert set(target["args"]) == {"WF_JOBS", "SOURCE_DATE_EPOCH"}
+        assert set(target["args"]) == {"WF_JOBS", "SOURCE_DATE_EPOCH", "TOOLCHAIN_IMAGE"}
 
 
 def test_an_alias_that_is_also_a_group_name_is_a_one_line_error(ws: Workspace, plans: list) -> None:

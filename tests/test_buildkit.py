@@ -1,12 +1,15 @@
-"""`invoke build` runs the Dockerfile through BuildKit (the engine's own): every RUN step off the
-network, independent stages at the same time, and a failing step reported in one line that names
-the image, the log and what failed."""
+"""`invoke build` runs through `docker buildx bake` (the engine's own BuildKit): every RUN step off
+the network, the targets of one run and their independent stages at the same time, a stage that
+two targets contain built once, and a failing step reported in one line that names the targets,
+the log and what failed.
 
+These build tiny Dockerfiles from the browser's toolchain image with bake files written here, so
+they show what BuildKit and buildx do with the attributes `invoke build` gives
+(tests/test_bake.py shows the rendered files give them)."""
+
+import json
 import textwrap
 from pathlib import Path
-from typing import Iterator
-
-import docker.errors
 
 import pytest
 
@@ -28,57 +31,66 @@ def toolchain_tag() -> str:
     return toolchain_image.ensure_image(plan.toolchain_spec, plan.toolchain_lock, ws.cache, ws.workdir)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def remove_test_images() -> Iterator[None]:
-    yield
-    for tag in ("network", "parallel", "failing"):
-        try:
-            docker_engine.client().images.remove(f"wasmforge-test:buildkit-{tag}", force=True)
-        except docker.errors.ImageNotFound:
-            pass
-
-
-def build(tmp_path: Path, dockerfile: str, tag: str) -> Path:
-    context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text(textwrap.dedent(dockerfile))
-    log_path = tmp_path / "build.log"
-    docker_engine.build_image(context, tag, jobs=2, nocache=True, log_path=log_path)
+def bake(tmp_path: Path, dockerfiles: dict[str, str]) -> Path:
+    """Bake one networkless target per Dockerfile, each exported as files to tmp_path/out/<name>;
+    returns the log."""
+    targets = {}
+    for name, dockerfile in dockerfiles.items():
+        context = tmp_path / "contexts" / name
+        context.mkdir(parents=True)
+        (context / "Dockerfile").write_text(textwrap.dedent(dockerfile))
+        (tmp_path / "out" / name).mkdir(parents=True)  # buildx asks leave to write the nearest existing one
+        targets[name] = {"context": str(context), "network": "none", "no-cache": True,
+                         "output": [f"type=local,dest={tmp_path / 'out' / name}"]}
+    definition = tmp_path / "bake.json"
+    definition.write_text(json.dumps({"target": targets}))
+    log_path = tmp_path / "bake.log"
+    docker_engine.bake([definition], list(targets), reads=[tmp_path / "contexts"], writes=[tmp_path / "out" / name for name in targets],
+                       nocache=False, builder=None, log_path=log_path)
     return log_path
 
 
 def test_every_run_step_sees_only_the_loopback_interface(toolchain_tag, tmp_path):
-    log_path = build(tmp_path, f"""\
-        FROM {toolchain_tag}
-        RUN echo "interfaces: $(ls /sys/class/net | tr '\\n' ' ')"
-        """, "wasmforge-test:buildkit-network")
-    assert "interfaces: lo \n" in log_path.read_text()
+    bake(tmp_path, {"network": f"""\
+        FROM {toolchain_tag} AS probe
+        RUN ls /sys/class/net | tr '\\n' ' ' >/interfaces
+        FROM scratch
+        COPY --from=probe /interfaces /
+        """})
+    assert (tmp_path / "out" / "network" / "interfaces").read_text() == "lo "
 
 
-def test_independent_stages_are_built_at_the_same_time(toolchain_tag, tmp_path):
-    # Each stage notes when it starts and ends (the container's clock, which is the host's).
-    # Built one after another (the classic builder), one stage would end before the other started.
-    build(tmp_path, f"""\
-        FROM {toolchain_tag} AS first
-        RUN mkdir /times && date +%s.%N >/times/first-start && sleep 3 && date +%s.%N >/times/first-end
-        FROM {toolchain_tag} AS second
-        RUN mkdir /times && date +%s.%N >/times/second-start && sleep 3 && date +%s.%N >/times/second-end
-        FROM {toolchain_tag}
-        COPY --from=first /times/ /times/
-        COPY --from=second /times/ /times/
-        """, "wasmforge-test:buildkit-parallel")
-    docker_engine.copy_out("wasmforge-test:buildkit-parallel", "/times/.", tmp_path / "times")
-    at = {path.name: float(path.read_text()) for path in (tmp_path / "times").iterdir()}
+def test_two_targets_build_at_the_same_time_and_a_stage_they_share_once(toolchain_tag, tmp_path):
+    # Each own stage notes when it starts and ends (the container's clock, which is the host's);
+    # the shared stage notes a random number, which two builds of it would not both draw.
+    shared = f"""\
+        FROM {toolchain_tag} AS shared
+        RUN mkdir /times && od -An -N8 -tx8 /dev/urandom >/times/shared
+        """
+
+    def own(name: str) -> str:
+        return shared + f"""\
+        FROM {toolchain_tag} AS own
+        RUN mkdir /times && date +%s.%N >/times/{name}-start && sleep 3 && date +%s.%N >/times/{name}-end
+        FROM scratch
+        COPY --from=shared /times/ /
+        COPY --from=own /times/ /
+        """
+
+    bake(tmp_path, {"first": own("first"), "second": own("second")})
+    first, second = tmp_path / "out" / "first", tmp_path / "out" / "second"
+    at = {path.name: float(path.read_text()) for path in [*first.glob("*-*"), *second.glob("*-*")]}
     assert max(at["first-start"], at["second-start"]) < min(at["first-end"], at["second-end"]), at
+    assert (first / "shared").read_text() == (second / "shared").read_text(), "the shared stage ran twice"
 
 
-def test_a_failing_step_is_one_line_naming_the_image_the_log_and_the_error(toolchain_tag, tmp_path):
+def test_a_failing_step_is_one_line_naming_the_targets_the_log_and_the_error(toolchain_tag, tmp_path):
     with pytest.raises(BuildError) as failure:
-        build(tmp_path, f"""\
+        bake(tmp_path, {"failing": f"""\
             FROM {toolchain_tag}
             RUN echo "configure: error: no acceptable C compiler" >&2 && exit 3
-            """, "wasmforge-test:buildkit-failing")
+            """})
     message = str(failure.value)
     assert "\n" not in message
-    assert message.startswith("docker build of wasmforge-test:buildkit-failing failed (exit 1; log ")
-    assert str(tmp_path / "build.log") in message and "exit code: 3" in message, message
+    assert message.startswith("docker buildx bake of failing failed (exit 1; log ")
+    assert str(tmp_path / "bake.log") in message and "exit code: 3" in message, message

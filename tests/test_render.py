@@ -45,7 +45,8 @@ def test_a_recipe_flag_change_reaches_the_dockerfile(invoke_cli, project_copy):
 def test_the_dockerfile_builds_every_component_networkless_from_the_locked_toolchain():
     dockerfile = (ROOT / "docker" / BROWSER_TARGET / "Dockerfile").read_text()
     lock = json.loads((ROOT / "recipes" / "toolchains" / "emscripten-3.1.69.lock.json").read_text())
-    assert "FROM wasmforge-toolchain:emscripten-3.1.69-" in dockerfile
+    assert "ARG TOOLCHAIN_IMAGE=wasmforge-toolchain:emscripten-3.1.69-" in dockerfile
+    assert "FROM ${TOOLCHAIN_IMAGE} AS base" in dockerfile
     for name in ("zlib", "bzip2", "xz", "sqlite", "libffi", "mpdecimal", "cpython"):
         assert f"FROM base AS {name}" in dockerfile
     assert "SOURCE_DATE_EPOCH=" in dockerfile

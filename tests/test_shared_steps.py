@@ -45,7 +45,7 @@ def test_a_wasi_build_shares_the_step_within_its_own_toolchain_only():
     ws = Workspace.load(root=ROOT)
     wasi = dockerfile_of(ws, WASI_TARGET)
     assert "FROM base AS cpython-build-python" in wasi
-    assert re.search(r"^FROM wasmforge-toolchain:wasi-\S+ AS base$", wasi, re.M), "its base is the WASI toolchain image"
+    assert re.search(r"^ARG TOOLCHAIN_IMAGE=wasmforge-toolchain:wasi-\S+\nFROM \$\{TOOLCHAIN_IMAGE\} AS base$", wasi, re.M), "its base is the WASI toolchain image"
 
 
 def edit_steps(project: Path, change) -> None:

@@ -2,12 +2,15 @@
 
 Defaults (dist/<target-id>/, ./store, keys, the pull state) come from model/paths.py."""
 
+import os
 import sys
 import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from wasmforge.building import build, build_many, fetch, reproduce, toolchain_image, wheel_build, wheel_fetch, wheel_install, xbuildenv
+from wasmforge.building import (build, build_many, fetch, reproduce, toolchain_image, toolchain_registry, wheel_build,
+                                wheel_fetch, wheel_install, xbuildenv)
 from wasmforge.core import log
 from wasmforge.core.errors import BudgetError, ManifestError, RuntimeUnavailableError, SignatureError, WheelError
 from wasmforge.core.files import write_atomic, write_json_atomic
@@ -15,7 +18,7 @@ from wasmforge.core.hashing import sha256_file
 from wasmforge.model import matrix_report
 from wasmforge.model.matrix import Target
 from wasmforge.model.plan import BuildPlan, plan_for
-from wasmforge.model.toolchains import load_spec
+from wasmforge.model.toolchains import REGISTRY_VARIABLE, digest_variable, load_spec
 from wasmforge.model.wheel_lock import LOCK_FILE, LockedSdist, WheelLock, load_lock, normalize_spec, write_lock
 from wasmforge.model.wheel_tags import artifact_tags, check_wheel_fits
 from wasmforge.model.workspace import Workspace
@@ -39,8 +42,10 @@ def resolve_targets(ws: Workspace, names: list[str]) -> list[Target]:
     return ws.matrix.select(names)
 
 
-def build_settings(jobs: int | None, nocache: bool = False) -> build.BuildSettings:
-    return build.BuildSettings(nocache=nocache) if jobs is None else build.BuildSettings(jobs=jobs, nocache=nocache)
+def build_settings(jobs: int | None, nocache: bool = False, builder: str | None = None,
+                   registry: toolchain_registry.RegistryToolchains | None = None) -> build.BuildSettings:
+    settings = build.BuildSettings(nocache=nocache, builder=builder or None, registry=registry)
+    return settings if jobs is None else replace(settings, jobs=jobs)
 
 
 # --- rendering and the matrix ------------------------------------------------------------------
@@ -103,9 +108,21 @@ def _image_if_needed(ws: Workspace, plan: BuildPlan) -> str | None:
     return toolchain_image.ensure_image(plan.toolchain_spec, plan.toolchain_lock, ws.cache, ws.workdir)
 
 
-def cmd_toolchain(ws: Workspace, targets: list[Target]) -> int:
-    for target in targets:
-        print(toolchain_image.ensure_image(ws.toolchain_spec(target), ws.toolchain_lock(target), ws.cache, ws.workdir))
+def cmd_toolchain(ws: Workspace, targets: list[Target], push_to: str | None = None) -> int:
+    """Print each toolchain image's tag; with a registry, push them and print the variables that
+    name them there (TOOLCHAIN_REGISTRY=…, TOOLCHAIN_DIGEST_<TOOLCHAIN>=sha256:…), for `env`."""
+    if push_to is not None:
+        toolchain_registry.checked_registry(push_to, "--push")
+    locks = {ws.toolchain_lock(target).toolchain: target for target in targets}
+    if push_to is not None:
+        print(f"{REGISTRY_VARIABLE}={push_to}")
+    for target in locks.values():
+        lock = ws.toolchain_lock(target)
+        tag = toolchain_image.ensure_image(ws.toolchain_spec(target), lock, ws.cache, ws.workdir)
+        if push_to is None:
+            print(tag)
+        else:
+            print(f"{digest_variable(lock.toolchain)}={toolchain_registry.push(tag, push_to)}")
     return 0
 
 
@@ -116,8 +133,10 @@ def cmd_lock_toolchain(ws: Workspace, name: str) -> int:
     return 0
 
 
-def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: bool) -> int:
-    settings = build_settings(jobs, nocache)
+def cmd_build(ws: Workspace, targets: list[Target], jobs: int | None, nocache: bool, builder: str | None = None) -> int:
+    # TOOLCHAIN_REGISTRY and TOOLCHAIN_DIGEST_*: the same variables docker-bake.hcl reads.
+    registry = toolchain_registry.from_environment(os.environ)
+    settings = build_settings(jobs, nocache, builder, registry)
     if len(targets) == 1:
         # One target: its error, with its own exit code, is the result.
         build.build_target(ws, plan_for(ws, targets[0]), settings)

@@ -1,23 +1,22 @@
-"""`invoke build` with several targets: one after another, past failures, with a table at the end.
+"""`invoke build` with several targets: one BuildKit run for all of them, and a table at the end.
 
-Targets build in turn (not in parallel: each Docker build already uses every core) and share the
-source cache and Docker's layer cache. A target that fails is recorded and the next one starts;
-the exit status says whether any failed.
+Each target is prepared on its own (toolchain image, sources, context); one that fails there is
+recorded and the others go on. The prepared ones build in one `docker buildx bake` run, so that
+BuildKit builds a library stage they share once and their own stages side by side. A failing
+step ends that run for every target in it (bake cancels the rest): the table says so, and nothing
+of that run reaches dist/. The exit status says whether any target failed.
 """
 
 import time
 from dataclasses import dataclass
-from typing import Callable
 
-from wasmforge.building.build import BuildResult, BuildSettings, build_target
+from wasmforge.building.build import BuildSettings, PreparedBuild, finish_build, prepare_build, run_bake
 from wasmforge.core import log
 from wasmforge.core.errors import WasmforgeError
 from wasmforge.core.files import gzip_size
 from wasmforge.model.matrix import Target
-from wasmforge.model.plan import BuildPlan, plan_for
+from wasmforge.model.plan import plan_for
 from wasmforge.model.workspace import Workspace
-
-Builder = Callable[[Workspace, BuildPlan, BuildSettings], BuildResult]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,22 +32,48 @@ class Outcome:
         return self.error is None
 
 
-def build_each(ws: Workspace, targets: list[Target], settings: BuildSettings, builder: Builder = build_target) -> list[Outcome]:
-    """Build every target in order; a wasmforge error fails that target only."""
-    outcomes = []
+def build_each(ws: Workspace, targets: list[Target], settings: BuildSettings) -> list[Outcome]:
+    """Prepare every target, build the prepared ones in one bake run, collect each; a wasmforge
+    error fails the target it belongs to (the bake run's, all of that run)."""
+    failed: dict[str, Outcome] = {}
+    prepared: list[PreparedBuild] = []
+    started: dict[str, float] = {}
     for index, target in enumerate(targets, start=1):
-        log.info(f"==> [{index}/{len(targets)}] {target.id}")
-        start = time.monotonic()
+        log.info(f"==> [{index}/{len(targets)}] prepare {target.id}")
+        started[target.id] = time.monotonic()
         try:
-            result = builder(ws, plan_for(ws, target), settings)
+            prepared.append(prepare_build(ws, plan_for(ws, target), settings))
         except WasmforgeError as exc:
             log.warning(f"{target.id} failed: {exc}")
-            outcomes.append(Outcome(target=target, seconds=time.monotonic() - start, error=str(exc)))
-            continue
-        raw = sum(o.size for o in result.manifest.outputs)
-        gz = sum(gzip_size(result.dist / o.name) for o in result.manifest.outputs)
-        outcomes.append(Outcome(target=target, seconds=time.monotonic() - start, size_raw=raw, size_gzip=gz))
-    return outcomes
+            failed[target.id] = Outcome(target=target, seconds=time.monotonic() - started[target.id], error=str(exc))
+    if prepared:
+        log.info(f"==> one BuildKit run for {len(prepared)} target(s)")
+        start = time.monotonic()
+        try:
+            run_bake(ws, prepared, settings, ws.paths.build / "bake.log")
+        except WasmforgeError as exc:
+            log.warning(str(exc))
+            for build in prepared:
+                target = build.plan.target
+                failed[target.id] = Outcome(target=target, seconds=time.monotonic() - started[target.id], error=str(exc))
+            prepared = []
+        else:
+            for build in prepared:
+                build.timer.durations["docker build (shared)"] = time.monotonic() - start
+    built = {build.plan.target.id: _finished(build, started[build.plan.target.id]) for build in prepared}
+    return [failed.get(target.id) or built[target.id] for target in targets]
+
+
+def _finished(build: PreparedBuild, started: float) -> Outcome:
+    target = build.plan.target
+    try:
+        result = finish_build(build)
+    except WasmforgeError as exc:
+        log.warning(f"{target.id} failed: {exc}")
+        return Outcome(target=target, seconds=time.monotonic() - started, error=str(exc))
+    raw = sum(o.size for o in result.manifest.outputs)
+    gz = sum(gzip_size(result.dist / o.name) for o in result.manifest.outputs)
+    return Outcome(target=target, seconds=time.monotonic() - started, size_raw=raw, size_gzip=gz)
 
 
 def format_outcomes(outcomes: list[Outcome]) -> str:

@@ -1,10 +1,11 @@
-"""Docker builds with the network off, and getting files out of the built image."""
+"""Docker builds through `docker buildx bake` with the network off, and getting files out of an image."""
 
 import io
 import os
 import shutil
 import subprocess
 import tarfile
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Iterator
@@ -14,6 +15,11 @@ import docker.errors
 
 from wasmforge.core import log
 from wasmforge.core.errors import BuildError
+from wasmforge.model.toolchains import DIGEST_VARIABLE_PREFIX, REGISTRY_VARIABLE
+
+# The bake file's variables: `invoke build`'s run file gives every value they decide (the toolchain
+# reference too), so none may come from the caller's environment unseen.
+BAKE_VARIABLES = ("WF_JOBS", "SOURCE_DATE_EPOCH", "CONTEXT_DIR", "OUTPUT_DIR", REGISTRY_VARIABLE)
 
 
 def client() -> docker.DockerClient:
@@ -25,27 +31,39 @@ def client() -> docker.DockerClient:
         raise BuildError(f"cannot reach the Docker engine: {exc}") from exc
 
 
-def build_image(context: Path, tag: str, *, jobs: int, nocache: bool, log_path: Path) -> None:
-    """Build context/Dockerfile with BuildKit (the engine's own, through the docker CLI), every RUN
-    step networkless, streaming progress to the log.
+def bake(files: list[Path], targets: list[str], *, reads: list[Path], writes: list[Path], nocache: bool,
+         builder: str | None, log_path: Path) -> None:
+    """Run `docker buildx bake` of `targets` from the bake `files` (the rendered docker-bake.hcl,
+    then the run's overrides), streaming progress to the log.
 
-    BuildKit builds independent stages at once (the libraries beside the native build Python),
-    which the classic builder ran one after another on a machine whose configure steps leave a
-    core idle; and its cache is content-addressed, so a rebuild at another -j does not lead a later
-    build down the rebuild's chain (docs/testing-and-bench.md)."""
+    One BuildKit run for every target: independent stages run side by side (the libraries beside
+    the native build Python, one target's CPython beside another's), a stage that several targets
+    contain is built once, and the cache is content-addressed, so a rebuild at another -j does not
+    lead a later build down the rebuild's chain (docs/scale.md). The network is off in every RUN
+    step: the bake file says `network = "none"` for each target. buildx asks for leave to read the
+    contexts (`reads`) and write the exported files (`writes`) outside its working directory: the
+    run grants exactly those, never fs=* nor BUILDX_BAKE_ENTITLEMENTS_FS=0."""
     docker = shutil.which("docker")
     if docker is None:
         raise BuildError("the docker command is not installed (scripts/install-host-deps.sh installs it)")
-    argv = [docker, "build", "--progress", "plain", "--network", "none", "--pull=false",
-            "--build-arg", f"WF_JOBS={jobs}", "--tag", tag]
+    argv = [docker, "buildx", "bake", "--progress", "plain"]
+    for path in files:
+        argv += ["--file", str(path)]
+    argv += [f"--allow=fs.read={path}" for path in reads]
+    argv += [f"--allow=fs.write={path}" for path in writes]
+    if builder:
+        argv += ["--builder", builder]
     if nocache:
         argv.append("--no-cache")
-    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    # The run's files say every value; variables from the caller's environment must not leak in.
+    env = {key: value for key, value in os.environ.items()
+           if key not in BAKE_VARIABLES and not key.startswith(DIGEST_VARIABLE_PREFIX)}
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    tail: list[str] = []
+    tail: deque[str] = deque(maxlen=20)
     progress = _Progress()
     with log_path.open("w") as build_log:
-        process = subprocess.Popen([*argv, str(context)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        build_log.write(" ".join([*argv, *targets]) + "\n")
+        process = subprocess.Popen([*argv, *targets], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, errors="replace", env=env)
         assert process.stdout is not None
         for line in process.stdout:
@@ -54,14 +72,15 @@ def build_image(context: Path, tag: str, *, jobs: int, nocache: bool, log_path: 
             line = line.rstrip()
             if not line:
                 continue
-            tail = (tail + [line])[-20:]
+            tail.append(line)
             shown = progress.read(line)
             if shown:
                 log.detail(shown)
         returncode = process.wait()
     if returncode != 0:
-        errors = [line for line in tail if "error" in line.lower()] or tail[-4:]
-        raise BuildError(f"docker build of {tag} failed (exit {returncode}; log {log_path}): {' | '.join(errors[-4:])}")
+        errors = [line for line in tail if "error" in line.lower()] or list(tail)[-4:]
+        what = ", ".join(targets)
+        raise BuildError(f"docker buildx bake of {what} failed (exit {returncode}; log {log_path}): {' | '.join(errors[-4:])}")
 
 
 class _Progress:

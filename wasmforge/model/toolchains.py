@@ -6,6 +6,7 @@ digest, not an image id, identifies the toolchain. building/toolchain_image.py m
 images from these.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +125,15 @@ def lock_to_json(lock: ToolchainLock) -> dict:
             for p in sorted(lock.packages, key=lambda p: p.name)
         ],
     }
+
+
+# Where a builder without this engine's images finds a toolchain: docker-bake.hcl's variables,
+# which `invoke build` reads too.
+REGISTRY_VARIABLE = "TOOLCHAIN_REGISTRY"
+DIGEST_VARIABLE_PREFIX = "TOOLCHAIN_DIGEST_"
+
+
+def digest_variable(toolchain: str) -> str:
+    """The variable holding a toolchain image's digest in a registry (docker-bake.hcl's, and
+    `invoke build`'s): TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69 for emscripten-3.1.69."""
+    return DIGEST_VARIABLE_PREFIX + re.sub(r"[^A-Z0-9]", "_", toolchain.upper())

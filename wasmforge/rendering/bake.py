@@ -15,11 +15,15 @@
   a `lib-…` target (group `libraries`, output `cacheonly`) to build or warm a builder's cache with.
 - Bake variables: WF_JOBS and SOURCE_DATE_EPOCH (build arguments of the Dockerfiles), CONTEXT_DIR,
   OUTPUT_DIR, and the toolchain's registry and digests (below).
-- The toolchain: a Dockerfile says `FROM wasmforge-toolchain:<name>-<lock digest prefix>`, an image
-  made on the host by `invoke toolchain`. The docker driver finds it among the engine's images.
-  A remote builder cannot: set TOOLCHAIN_REGISTRY (and TOOLCHAIN_DIGEST_<NAME>) and each target
-  gets the image as a named context, `docker-image://<registry>/<that tag>@<digest>`. Named
-  contexts need BuildKit 0.10 or newer; with the variable empty the file uses none.
+- The toolchain: a Dockerfile starts `FROM ${TOOLCHAIN_IMAGE}`, a build argument defaulting to
+  `wasmforge-toolchain:<name>-<lock digest prefix>`, an image made on the host by `invoke
+  toolchain`. The docker driver finds it among the engine's images. A remote builder cannot: set
+  TOOLCHAIN_REGISTRY (and TOOLCHAIN_DIGEST_<NAME>) and the argument becomes
+  `<registry>/<that tag>@<digest>`, which any BuildKit pulls (a named context would do the same
+  but needs BuildKit 0.10; Docker 20.10's is 0.8).
+- `invoke build` runs this file (rendered afresh) with a second, JSON file of overrides for its
+  run (`run_overrides`): each target's context and output directory, its arguments, and an
+  `<name>-image` target that loads the entry's `build-image` stage into the engine.
 
 Bake names allow only [A-Za-z0-9_-]: a target id's dots become underscores.
 """
@@ -32,8 +36,8 @@ from wasmforge.core.errors import RenderError
 from wasmforge.core.hashing import sha256_file, sha256_json
 from wasmforge.model.matrix import Matrix
 from wasmforge.model.plan import BuildPlan, Stage
-from wasmforge.model.toolchains import ToolchainLock
-from wasmforge.rendering.dockerfile import ARTIFACTS_STAGE, EPOCH_ARG, base_lines, stage_lines
+from wasmforge.model.toolchains import ToolchainLock, digest_variable
+from wasmforge.rendering.dockerfile import ARTIFACTS_STAGE, EPOCH_ARG, IMAGE_STAGE, TOOLCHAIN_ARG, base_lines, stage_lines
 from wasmforge.rendering.generated import HEADER, RenderedFile
 
 BAKE_FILE = "docker-bake.hcl"
@@ -138,7 +142,7 @@ def _variables(locks: list[ToolchainLock]) -> list[str]:
         *_variable("TOOLCHAIN_REGISTRY", "", "empty: the toolchain images are the engine's own (docker driver)"),
     ]
     for lock in locks:
-        lines += _variable(_digest_variable(lock), "", f"sha256:… of {lock.image_tag} in TOOLCHAIN_REGISTRY; empty: by tag")
+        lines += _variable(digest_variable(lock.toolchain), "", f"sha256:… of {lock.image_tag} in TOOLCHAIN_REGISTRY; empty: by tag")
     return lines
 
 
@@ -148,12 +152,10 @@ def _variable(name: str, default: str, why: str) -> list[str]:
 
 def _function() -> list[str]:
     return [
-        "# The toolchain image as a named context, from TOOLCHAIN_REGISTRY pinned by digest; none without it.",
+        "# The toolchain image: the engine's own by tag, or from TOOLCHAIN_REGISTRY pinned by digest.",
         'function "toolchain" {',
         "  params = [tag, digest]",
-        '  result = TOOLCHAIN_REGISTRY == "" ? {} : {',
-        '    (tag) = "docker-image://${TOOLCHAIN_REGISTRY}/${tag}${digest == "" ? "" : "@${digest}"}"',
-        "  }",
+        '  result = TOOLCHAIN_REGISTRY == "" ? tag : "${TOOLCHAIN_REGISTRY}/${tag}${digest == "" ? "" : "@${digest}"}"',
         "}",
         "",
     ]
@@ -170,6 +172,8 @@ def _groups(matrix: Matrix, plans: list[BuildPlan], libraries: list[LibraryStage
         groups.setdefault(f"flavor-{target.flavor.name}", []).append(target.id)
     groups["libraries"] = [library.bake_name for library in libraries]
     for alias, target_id in sorted(matrix.aliases.items()):
+        if target_id not in groups["all"]:
+            continue  # a file for some entries only (`invoke build`'s run)
         if bake_name(alias, f"{matrix.path}: $.aliases") in groups:
             raise RenderError(f"{matrix.path}: $.aliases['{alias}'] is also the name of a bake group; rename the alias")
         groups[alias] = [target_id]
@@ -214,8 +218,8 @@ def _build_lines(plan: BuildPlan, stage: str) -> list[str]:
         "  args = {",
         "    WF_JOBS = WF_JOBS",
         f"    {EPOCH_ARG} = {epoch}",
+        f'    {TOOLCHAIN_ARG} = toolchain("{lock.image_tag}", {digest_variable(lock.toolchain)})',
         "  }",
-        f'  contexts = toolchain("{lock.image_tag}", {_digest_variable(lock)})',
     ]
 
 
@@ -224,9 +228,51 @@ def _locks(plans: list[BuildPlan]) -> list[ToolchainLock]:
     return [by_name[name] for name in sorted(by_name)]
 
 
-def _digest_variable(lock: ToolchainLock) -> str:
-    return "TOOLCHAIN_DIGEST_" + re.sub(r"[^A-Z0-9]", "_", lock.toolchain.upper())
-
-
 def _list(items: list[str]) -> str:
     return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+
+
+# --- one `invoke build` run ----------------------------------------------------------------------
+
+IMAGE_TARGET_SUFFIX = "-image"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BakeRun:
+    """One entry of an `invoke build` run: where its context is, where its outputs go, which
+    image tag its build tree gets, and the arguments (which no environment variable overrides)."""
+
+    plan: BuildPlan
+    context: Path
+    export: Path
+    image_tag: str
+    jobs: int
+    toolchain_image: str  # the lock's tag, or <registry>/<tag>@<digest> for a builder without it
+
+
+def run_targets(runs: list[BakeRun]) -> list[str]:
+    """The bake targets one run builds: each entry's outputs and its build-image."""
+    names = [bake_name(run.plan.target.id, "matrix.json: target") for run in runs]
+    return [*names, *(name + IMAGE_TARGET_SUFFIX for name in names)]
+
+
+def run_overrides(runs: list[BakeRun]) -> dict[str, object]:
+    """A bake file (JSON) to read after docker-bake.hcl: it moves each entry's context and
+    output to this run's directories, gives its arguments, and adds a target that loads the
+    entry's build-image stage into the engine under `image_tag`. BuildKit solves both targets of
+    an entry together, so the CPython stage is built once."""
+    targets: dict[str, object] = {}
+    for run in runs:
+        name = bake_name(run.plan.target.id, "matrix.json: target")
+        targets[name] = {
+            "context": str(run.context),
+            "args": {"WF_JOBS": str(run.jobs), EPOCH_ARG: str(run.plan.source_date_epoch), TOOLCHAIN_ARG: run.toolchain_image},
+            "output": [f"type=local,dest={run.export}"],
+        }
+        targets[name + IMAGE_TARGET_SUFFIX] = {
+            "inherits": [name],
+            "target": IMAGE_STAGE,
+            "tags": [run.image_tag],
+            "output": ["type=docker"],
+        }
+    return {"target": targets}

@@ -8,6 +8,7 @@ from wasmforge.model.plan import WF_ROOT, BuildPlan, Stage
 from wasmforge.rendering.generated import HEADER, RenderedFile
 
 EPOCH_ARG = "SOURCE_DATE_EPOCH"
+TOOLCHAIN_ARG = "TOOLCHAIN_IMAGE"
 ARTIFACTS_STAGE = "artifacts"
 IMAGE_STAGE = "build-image"
 
@@ -34,7 +35,9 @@ def base_lines(plan: BuildPlan) -> list[str]:
     """The stage every component starts from: the locked toolchain and the base environment.
     SOURCE_DATE_EPOCH is a build argument (docker-bake.hcl's variable) defaulting to the plan's."""
     env = dict(plan.base_env)
-    lines = [f"FROM {plan.toolchain_lock.image_tag} AS base"]
+    # A build argument, so that a builder without this engine's images can be given the same
+    # toolchain from a registry, pinned by digest (docker-bake.hcl's TOOLCHAIN_REGISTRY).
+    lines = [f"ARG {TOOLCHAIN_ARG}={plan.toolchain_lock.image_tag}", f"FROM ${{{TOOLCHAIN_ARG}}} AS base"]
     if EPOCH_ARG in env:
         lines.append(f"ARG {EPOCH_ARG}={env[EPOCH_ARG]}")
         env[EPOCH_ARG] = "${" + EPOCH_ARG + "}"
@@ -92,8 +95,7 @@ def _final_stages(plan: BuildPlan) -> list[str]:
         f"FROM scratch AS {ARTIFACTS_STAGE}",
         f"COPY --from={main} {WF_ROOT}/out/ /",
         "",
-        f"# Last, so that a `docker build` without --target leaves the {main} stage as the image",
-        "# (the build tree `invoke sizes` reads the objects from).",
+        f"# The {main} stage as an image: the build tree `invoke sizes` and `invoke xbuildenv` read.",
         f"FROM {main} AS {IMAGE_STAGE}",
     ]
 
