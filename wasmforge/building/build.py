@@ -62,11 +62,15 @@ class PreparedBuild:
     export: Path  # where bake writes the artifacts stage, before it becomes dist/<target-id>/
     dist: Path
     toolchain_image: str  # what the Dockerfile's FROM is given
+    into_dist: bool  # the outputs go to dist/<target-id>/, not to a directory of their own
     timer: log.StageTimer
 
     @property
-    def image_tag(self) -> str:
-        return f"wasmforge-build:{self.plan.target.id}"
+    def image_tag(self) -> str | None:
+        """The build tree's image tag. It must describe dist/<target-id>/ (`invoke xbuildenv` and
+        `invoke sizes` read it as that build's), so a build whose outputs go elsewhere (a
+        reproduction, a nightly) leaves it alone."""
+        return f"wasmforge-build:{self.plan.target.id}" if self.into_dist else None
 
 
 def prepare_build(ws: Workspace, plan: BuildPlan, settings: BuildSettings) -> PreparedBuild:
@@ -81,7 +85,8 @@ def prepare_build(ws: Workspace, plan: BuildPlan, settings: BuildSettings) -> Pr
         else:
             # The builder pulls it; this machine needs it only for a source that is not cached yet.
             reference = settings.registry.reference(plan.toolchain_lock)
-            image = reference if toolchain_image.image_exists(plan.toolchain_lock.image_tag) else None
+            local = plan.toolchain_lock.image_tag
+            image = local if toolchain_image.image_exists(local) else None
             log.detail(f"toolchain from the registry: {reference}")
     with timer.stage("fetch"):
         inputs = fetch.fetch_sources(plan.components, ws.cache, image)
@@ -94,7 +99,7 @@ def prepare_build(ws: Workspace, plan: BuildPlan, settings: BuildSettings) -> Pr
         _prepare_context(context, plan, dockerfile, inputs)
     dist = settings.dist_dir or ws.paths.dist_of(target)
     return PreparedBuild(plan=plan, context=context, export=context.parent / "bake-out", dist=dist,
-                         toolchain_image=reference, timer=timer)
+                         toolchain_image=reference, into_dist=settings.dist_dir is None, timer=timer)
 
 
 def run_bake(ws: Workspace, builds: list[PreparedBuild], settings: BuildSettings, log_path: Path) -> None:

@@ -1,13 +1,11 @@
 """Docker builds through `docker buildx bake` with the network off, and getting files out of an image."""
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 from collections import deque
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterator
 
 import docker
@@ -115,25 +113,3 @@ def created_container(image: str) -> Iterator[docker.models.containers.Container
         yield container
     finally:
         container.remove(force=True)
-
-
-def copy_out(image: str, path_in_image: str, destination: Path) -> None:
-    """Copy the regular files under one directory of the image into `destination`, keeping their
-    paths below it (the node flavor ships lib/python313.zip next to python.js)."""
-    destination.mkdir(parents=True, exist_ok=True)
-    with created_container(image) as container:
-        stream, _ = container.get_archive(path_in_image)
-        buffer = io.BytesIO(b"".join(stream))
-    with tarfile.open(fileobj=buffer) as archive:
-        for member in archive.getmembers():
-            if not member.isfile():
-                continue
-            # get_archive of "dir/." names members "./a", "./lib/b"; pathlib drops the ".".
-            parts = PurePosixPath(member.name).parts
-            if not parts or parts[0] == "/" or ".." in parts:
-                raise BuildError(f"{image}: unexpected path {member.name!r} in {path_in_image}")
-            target = destination.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            extracted = archive.extractfile(member)
-            assert extracted is not None
-            target.write_bytes(extracted.read())

@@ -245,15 +245,16 @@ class BakeRun:
     plan: BuildPlan
     context: Path
     export: Path
-    image_tag: str
+    image_tag: str | None  # None: no build-image target (the build is not the one dist/ holds)
     jobs: int
     toolchain_image: str  # the lock's tag, or <registry>/<tag>@<digest> for a builder without it
 
 
 def run_targets(runs: list[BakeRun]) -> list[str]:
-    """The bake targets one run builds: each entry's outputs and its build-image."""
+    """The bake targets one run builds: each entry's outputs, and its build-image if it has a tag."""
     names = [bake_name(run.plan.target.id, "matrix.json: target") for run in runs]
-    return [*names, *(name + IMAGE_TARGET_SUFFIX for name in names)]
+    images = [name + IMAGE_TARGET_SUFFIX for name, run in zip(names, runs) if run.image_tag is not None]
+    return [*names, *images]
 
 
 def run_overrides(runs: list[BakeRun]) -> dict[str, object]:
@@ -269,6 +270,8 @@ def run_overrides(runs: list[BakeRun]) -> dict[str, object]:
             "args": {"WF_JOBS": str(run.jobs), EPOCH_ARG: str(run.plan.source_date_epoch), TOOLCHAIN_ARG: run.toolchain_image},
             "output": [f"type=local,dest={run.export}"],
         }
+        if run.image_tag is None:
+            continue
         targets[name + IMAGE_TARGET_SUFFIX] = {
             "inherits": [name],
             "target": IMAGE_STAGE,
