@@ -87,9 +87,9 @@ def build(c, target=None, jobs=None, no_cache=False, builder=None, check_reprodu
         _run(lambda: commands.cmd_build(*_resolved(names), int(jobs) if jobs else None, no_cache, builder))
 
 
-@task(help={"target": "An emscripten target id or alias with dynamic linking; default emscripten-node."})
+@task(help={"target": "An emscripten target with dynamic linking (side modules), or a WASI target (embedding); default emscripten-node."})
 def xbuildenv(c, target="emscripten-node"):
-    """Write dist/xbuildenv/xbuildenv-<target-id>.tar.gz: headers, _sysconfigdata, Makefile and side-module flags of the build."""
+    """Write dist/xbuildenv/xbuildenv-<target-id>.tar.gz: headers, _sysconfigdata, Makefile, and side-module flags (emscripten) or libpython and its static libraries with the embedding flags (WASI)."""
     _run(lambda: commands.cmd_xbuildenv(*_resolved_one(target)))
 
 

@@ -33,10 +33,16 @@ from wasmforge.core.files import atomic_output
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import MANIFEST, Manifest, read_manifest
 from wasmforge.model.matrix import Target
-from wasmforge.model.wheel_tags import ArtifactTags, artifact_tags
+from wasmforge.model.wheel_tags import artifact_tags
 
 SCHEMA_VERSION = 1
 INFO_FILE = "xbuildenv.json"
+# sysconfig.get_platform() of the WASI interpreter (os.uname(): wasi, wasm32). No wheel tag is
+# claimed for it: WASI has no dynamic loading, so an extension module is linked in, not installed.
+WASI_PLATFORM = "wasi-wasm32"
+# The environment's static libraries (WASI), and where the recipes install theirs in the image.
+LIB_DIR = "lib"
+PREFIX_LIB = "/wf/prefix/lib"
 # Where recipes/cpython/build.sh leaves the tree (the plan's WF_BUILD for cpython).
 CPYTHON_TREE = "/wf/build/cpython"
 HOST_BUILDDIR = f"{CPYTHON_TREE}/builddir/host"
@@ -73,16 +79,28 @@ def xbuildenv_path(dist_root: Path, target: Target) -> Path:
 
 def make_xbuildenv(target: Target, dist: Path, destination: Path) -> Xbuildenv:
     """Read the build image of `target`, check it built `dist`, write the archive atomically."""
-    tags = artifact_tags(target)
-    if not target.has_flag("dynamic-linking"):
-        raise XbuildenvError(f"{target.id}: has no dynamic-linking flag, so it cannot load side modules; no cross-build environment")
     manifest = read_manifest(dist / MANIFEST)
     image = f"wasmforge-build:{target.id}"
     include = "include/python{}".format(target.python.version.rsplit(".", 1)[0])
-    files = _files_from_image(image, manifest, include)
-    sysconfigdata = _sysconfigdata_file(files)
-    variables = _sysconfig_vars(files[f"sysconfig/{sysconfigdata}"], image)
-    info = _info(target, tags, manifest, sha256_file(dist / MANIFEST), variables, sysconfigdata, include)
+    if target.sdk.kind == "wasi":
+        files = _files_from_image(image, manifest, include, static_libraries=True)
+        sysconfigdata = _sysconfigdata_file(files)
+        variables = _sysconfig_vars(files[f"sysconfig/{sysconfigdata}"], image)
+        info = _info(target, manifest, sha256_file(dist / MANIFEST), variables, sysconfigdata, include)
+        info.update(platform=WASI_PLATFORM, embed=embed_flags(variables, include, files))
+    else:
+        tags = artifact_tags(target)
+        if not target.has_flag("dynamic-linking"):
+            raise XbuildenvError(f"{target.id}: has no dynamic-linking flag, so it cannot load side modules; no cross-build environment")
+        files = _files_from_image(image, manifest, include, static_libraries=False)
+        sysconfigdata = _sysconfigdata_file(files)
+        variables = _sysconfig_vars(files[f"sysconfig/{sysconfigdata}"], image)
+        info = _info(target, manifest, sha256_file(dist / MANIFEST), variables, sysconfigdata, include)
+        info.update(
+            platform=tags.platform,
+            wheel_tag={"python": tags.python, "abi": tags.abi, "platform": tags.platform_tag},
+            side_module=side_module_flags(variables, include),
+        )
     files[INFO_FILE] = (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()
     write_archive(destination, f"xbuildenv-{target.id}", files, manifest.source_date_epoch)
     log.info(f"xbuildenv: {destination} ({destination.stat().st_size:,} bytes, sha256 {sha256_file(destination)})")
@@ -121,8 +139,10 @@ def _member(name: str, kind: bytes, mode: int, size: int, epoch: int) -> tarfile
     return info
 
 
-def _files_from_image(image: str, manifest: Manifest, include: str) -> dict[str, bytes]:
-    """The archive's files, keyed by their path in it, from one container of the image."""
+def _files_from_image(image: str, manifest: Manifest, include: str, *, static_libraries: bool) -> dict[str, bytes]:
+    """The archive's files, keyed by their path in it, from one container of the image. With
+    `static_libraries` (WASI: embedding), also libpython and every static library its link uses:
+    the recipes' libraries from the prefix, and the ones CPython's build makes (expat, HACL*)."""
     try:
         with docker_engine.created_container(image) as container:
             outputs = _regular_files(container, "/wf/out")
@@ -132,13 +152,33 @@ def _files_from_image(image: str, manifest: Manifest, include: str) -> dict[str,
             builddir = host["pybuilddir.txt"].decode().strip()
             sysconfig = {n: d for n, d in _regular_files(container, f"{HOST_BUILDDIR}/{builddir}").items()
                          if n.startswith("_sysconfigdata_") and n.endswith(".py")}
+            libraries = _static_libraries(container, _only_vars(sysconfig, image)) if static_libraries else {}
     except docker.errors.ImageNotFound:
         raise XbuildenvError(f"{image}: no such image; the cross-build environment is made from the target's build image (`invoke build`)") from None
     files = {f"{include}/{name}": data for name, data in headers.items() if name.endswith(".h")}
     files[f"{include}/pyconfig.h"] = host["pyconfig.h"]
     files["sysconfig/Makefile"] = host["Makefile"]
     files.update({f"sysconfig/{name}": data for name, data in sysconfig.items()})
+    files.update({f"{LIB_DIR}/{name}": data for name, data in libraries.items()})
     return files
+
+
+def _only_vars(sysconfig: dict[str, bytes], image: str) -> dict[str, Any]:
+    _sysconfigdata_file({f"sysconfig/{name}": data for name, data in sysconfig.items()})
+    return _sysconfig_vars(next(iter(sysconfig.values())), image)
+
+
+def _static_libraries(container: Any, variables: dict[str, Any]) -> dict[str, bytes]:
+    """libpython and the static libraries of the interpreter's link, by file name."""
+    found = {name: data for name, data in _regular_files(container, PREFIX_LIB).items() if name.endswith(".a") and "/" not in name}
+    library = str(variables.get("LIBRARY", ""))
+    if not library.endswith(".a"):
+        raise XbuildenvError(f"the build's LIBRARY is {library!r}: not a static libpython, nothing to embed")
+    found[library] = _one_file(container, f"{HOST_BUILDDIR}/{library}")
+    for word in shlex.split(str(variables.get("MODLIBS", ""))):
+        if word.endswith(".a") and not word.startswith("-"):
+            found[PurePosixPath(word).name] = _one_file(container, f"{HOST_BUILDDIR}/{word}")
+    return found
 
 
 def _check_same_build(image: str, manifest: Manifest, outputs: dict[str, bytes]) -> None:
@@ -191,7 +231,7 @@ def _sysconfig_vars(source: bytes, image: str) -> dict[str, Any]:
     raise XbuildenvError(f"{image}: its _sysconfigdata has no build_time_vars")
 
 
-def _info(target: Target, tags: ArtifactTags, manifest: Manifest, manifest_sha256: str, variables: dict[str, Any],
+def _info(target: Target, manifest: Manifest, manifest_sha256: str, variables: dict[str, Any],
           sysconfigdata: str, include: str) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -200,15 +240,37 @@ def _info(target: Target, tags: ArtifactTags, manifest: Manifest, manifest_sha25
         "sdk": {"kind": target.sdk.kind, "version": target.sdk.version},
         "toolchain": manifest.toolchain,
         "artifact": {"manifest_sha256": manifest_sha256, "source_date_epoch": manifest.source_date_epoch},
-        "platform": tags.platform,
-        "wheel_tag": {"python": tags.python, "abi": tags.abi, "platform": tags.platform_tag},
         "soabi": variables["SOABI"],
         "ext_suffix": variables["EXT_SUFFIX"],
         "include_dir": include,
         "sysconfigdata": {"file": f"sysconfig/{sysconfigdata}", "name": sysconfigdata.removesuffix(".py")},
         "makefile": "sysconfig/Makefile",
         "makefile_vars": {name: variables.get(name) for name in MAKEFILE_VARS},
-        "side_module": side_module_flags(variables, include),
+    }
+
+
+def embed_flags(variables: dict[str, Any], include: str, files: dict[str, bytes]) -> dict[str, Any]:
+    """How to compile and link a program that embeds CPython, as argument lists (paths relative
+    to the environment's top directory): the interpreter's own link (CPython's Makefile links
+    python.wasm as `LINKCC PY_CORE_LDFLAGS LINKFORSHARED -o python.wasm Programs/python.o <the
+    library's objects> LIBS MODLIBS SYSLIBS`), with libpython in place of the objects and every
+    static library taken from the environment's lib/."""
+    libraries = [f"{LIB_DIR}/{variables['LIBRARY']}"]
+    for word in shlex.split(str(variables["MODLIBS"])):
+        if word.startswith("-L"):
+            continue  # a build path; the environment's lib/ is searched instead
+        if word.endswith(".a"):
+            word = f"{LIB_DIR}/{PurePosixPath(word).name}"
+        libraries.append(word)
+    missing = [word for word in libraries if word.startswith(f"{LIB_DIR}/") and word not in files]
+    if missing:
+        raise XbuildenvError(f"the embedding link needs {', '.join(missing)}, which the build image does not have")
+    cflags = [flag for flag in shlex.split(str(variables["CFLAGS"])) if not flag.startswith("-ffile-prefix-map=")]
+    return {
+        "cc": str(variables["CC"]),
+        "cflags": cflags + [f"-I{include}"],
+        "ldflags": shlex.split(str(variables["PY_CORE_LDFLAGS"])) + shlex.split(str(variables["LINKFORSHARED"])),
+        "libs": [f"-L{LIB_DIR}", *libraries, *shlex.split(str(variables["LIBS"])), *shlex.split(str(variables["SYSLIBS"]))],
     }
 
 
