@@ -50,6 +50,7 @@ def test_a_malformed_digest_is_refused_in_one_line(invoke_cli, project_copy):
 
 
 @pytest.mark.docker
+@NEEDS_WASI  # beside the round trip below, which takes the WASI toolchain image away for a while
 def test_pushing_to_a_registry_that_does_not_answer_is_one_line(invoke_cli, project_copy):
     result = invoke_cli(["toolchain", "--target", "wasi", "--push", "127.0.0.1:9"], cwd=project_copy)
     assert result.returncode == 8, result.stderr
