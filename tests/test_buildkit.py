@@ -9,6 +9,7 @@ they show what BuildKit and buildx do with the attributes `invoke build` gives
 
 import json
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
@@ -31,16 +32,16 @@ def toolchain_tag() -> str:
     return toolchain_image.ensure_image(plan.toolchain_spec, plan.toolchain_lock, ws.cache, ws.workdir)
 
 
-def bake(tmp_path: Path, dockerfiles: dict[str, str]) -> Path:
+def bake(tmp_path: Path, dockerfiles: dict[str, str], *, nocache: bool = True) -> Path:
     """Bake one networkless target per Dockerfile, each exported as files to tmp_path/out/<name>;
     returns the log."""
     targets = {}
     for name, dockerfile in dockerfiles.items():
         context = tmp_path / "contexts" / name
-        context.mkdir(parents=True)
+        context.mkdir(parents=True, exist_ok=True)
         (context / "Dockerfile").write_text(textwrap.dedent(dockerfile))
-        (tmp_path / "out" / name).mkdir(parents=True)  # buildx asks leave to write the nearest existing one
-        targets[name] = {"context": str(context), "network": "none", "no-cache": True,
+        (tmp_path / "out" / name).mkdir(parents=True, exist_ok=True)  # buildx asks leave to write the nearest existing one
+        targets[name] = {"context": str(context), "network": "none", "no-cache": nocache,
                          "output": [f"type=local,dest={tmp_path / 'out' / name}"]}
     definition = tmp_path / "bake.json"
     definition.write_text(json.dumps({"target": targets}))
@@ -94,3 +95,21 @@ def test_a_failing_step_is_one_line_naming_the_targets_the_log_and_the_error(too
     assert "\n" not in message
     assert message.startswith("docker buildx bake of failing failed (exit 1; log ")
     assert str(tmp_path / "bake.log") in message and "exit code: 3" in message, message
+
+
+def test_progress_shows_a_step_when_it_runs_and_ends_and_one_line_when_the_cache_has_it(toolchain_tag, tmp_path, capfd):
+    # A step no earlier run of this test can have left in the cache.
+    dockerfile = f"""\
+        FROM {toolchain_tag} AS step
+        RUN echo "[wasmforge] progress: working" && echo {uuid.uuid4().hex} && od -An -N8 -tx8 /dev/urandom >/random
+        FROM scratch
+        COPY --from=step /random /
+        """
+    bake(tmp_path, {"progress": dockerfile}, nocache=False)
+    first = capfd.readouterr().err.splitlines()
+    bake(tmp_path, {"progress": dockerfile}, nocache=False)
+    second = capfd.readouterr().err.splitlines()
+    step = [line.strip() for line in first if "] RUN echo" in line]
+    assert len(step) == 2 and step[1].startswith(step[0]) and ": done " in step[1], first
+    assert any(line.strip() == "[wasmforge] progress: working" for line in first)
+    assert [line.strip() for line in second if "] RUN echo" in line] == [step[0] + ": cached"], second

@@ -71,8 +71,7 @@ def bake(files: list[Path], targets: list[str], *, reads: list[Path], writes: li
             if not line:
                 continue
             tail.append(line)
-            shown = progress.read(line)
-            if shown:
+            for shown in progress.read(line):
                 log.detail(shown)
         returncode = process.wait()
     if returncode != 0:
@@ -83,26 +82,35 @@ def bake(files: list[Path], targets: list[str], *, reads: list[Path], writes: li
 
 class _Progress:
     """Picks from BuildKit's plain output what a person watching a long build wants: each RUN step
-    as it starts and when it ends (or that the cache had it), and the recipes' own [wasmforge] lines."""
+    once it runs and when it ends, one line for a step the cache had, and the recipes' own
+    [wasmforge] lines."""
 
     def __init__(self) -> None:
         self.steps: dict[str, str] = {}
+        self.waiting: set[str] = set()  # steps named but not yet shown: the cache may have them
 
-    def read(self, line: str) -> str | None:
+    def read(self, line: str) -> list[str]:
         head, _, rest = line.partition(" ")
         if not (head.startswith("#") and head[1:].isdigit()):
-            return None
+            return []
         if rest.startswith("[") and "] RUN " in rest:
             # BuildKit repeats a step's header whenever the output switches between parallel steps.
-            if head in self.steps:
-                return None
-            self.steps[head] = rest
-            return rest
-        if head in self.steps and rest.startswith(("DONE ", "CACHED", "ERROR")):
-            return f"{self.steps[head]}: {rest.lower()}"
-        if "[wasmforge]" in rest:
-            return rest[rest.index("[wasmforge]"):]
-        return None
+            if head not in self.steps:
+                self.steps[head] = rest
+                self.waiting.add(head)
+            return []
+        if head not in self.steps:
+            return [rest[rest.index("[wasmforge]"):]] if "[wasmforge]" in rest else []
+        if rest.startswith("CACHED"):
+            self.waiting.discard(head)
+            return [f"{self.steps[head]}: cached"]
+        shown = [self.steps[head]] if head in self.waiting else []
+        self.waiting.discard(head)
+        if rest.startswith(("DONE ", "ERROR")):
+            shown.append(f"{self.steps[head]}: {rest.lower()}")
+        elif "[wasmforge]" in rest:
+            shown.append(rest[rest.index("[wasmforge]"):])
+        return shown
 
 
 @contextmanager
