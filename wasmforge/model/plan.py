@@ -54,7 +54,7 @@ class Stage:
     @property
     def shared_env(self) -> dict[str, str]:
         """All a shared step sees of its component: which source, unpacked where."""
-        return {key: self.env[key] for key in ("WF_NAME", "WF_VERSION", "WF_SOURCE", "WF_BUILD")}
+        return source_env(self.component)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,13 +138,20 @@ def _stages(target: Target, components: list[Component]) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def _component_env(component: Component) -> dict[str, str]:
-    options = component.options
+def source_env(component: Component) -> dict[str, str]:
+    """Which source a component's scripts unpack, and where."""
     return {
         "WF_NAME": component.name,
         "WF_VERSION": component.version,
         "WF_SOURCE": f"{WF_ROOT}/sources/{component.source.file}",
         "WF_BUILD": f"{WF_ROOT}/build/{component.name}",
+    }
+
+
+def _component_env(component: Component) -> dict[str, str]:
+    options = component.options
+    return {
+        **source_env(component),
         "WF_CFLAGS": " ".join(options.cflags),
         "WF_LDFLAGS": " ".join(options.ldflags),
         "WF_CONFIGURE_ARGS": " ".join(options.configure_args),
