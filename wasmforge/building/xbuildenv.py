@@ -79,6 +79,8 @@ def xbuildenv_path(dist_root: Path, target: Target) -> Path:
 
 def make_xbuildenv(target: Target, dist: Path, destination: Path) -> Xbuildenv:
     """Read the build image of `target`, check it built `dist`, write the archive atomically."""
+    if target.sdk.kind != "wasi" and not target.has_flag("dynamic-linking"):
+        raise XbuildenvError(f"{target.id}: has no dynamic-linking flag, so it cannot load side modules; no cross-build environment")
     manifest = read_manifest(dist / MANIFEST)
     image = f"wasmforge-build:{target.id}"
     include = "include/python{}".format(target.python.version.rsplit(".", 1)[0])
@@ -90,8 +92,6 @@ def make_xbuildenv(target: Target, dist: Path, destination: Path) -> Xbuildenv:
         info.update(platform=WASI_PLATFORM, embed=embed_flags(variables, include, files))
     else:
         tags = artifact_tags(target)
-        if not target.has_flag("dynamic-linking"):
-            raise XbuildenvError(f"{target.id}: has no dynamic-linking flag, so it cannot load side modules; no cross-build environment")
         files = _files_from_image(image, manifest, include, static_libraries=False)
         sysconfigdata = _sysconfigdata_file(files)
         variables = _sysconfig_vars(files[f"sysconfig/{sysconfigdata}"], image)
