@@ -32,7 +32,7 @@ def toolchain_tag() -> str:
     return toolchain_image.ensure_image(plan.toolchain_spec, plan.toolchain_lock, ws.cache, ws.workdir)
 
 
-def bake(tmp_path: Path, dockerfiles: dict[str, str], *, nocache: bool = True) -> Path:
+def bake(tmp_path: Path, dockerfiles: dict[str, str], *, nocache: bool = True, builder: str | None = None) -> Path:
     """Bake one networkless target per Dockerfile, each exported as files to tmp_path/out/<name>;
     returns the log."""
     targets = {}
@@ -47,7 +47,7 @@ def bake(tmp_path: Path, dockerfiles: dict[str, str], *, nocache: bool = True) -
     definition.write_text(json.dumps({"target": targets}))
     log_path = tmp_path / "bake.log"
     docker_engine.bake([definition], list(targets), reads=[tmp_path / "contexts"], writes=[tmp_path / "out" / name for name in targets],
-                       nocache=False, builder=None, log_path=log_path)
+                       nocache=False, builder=builder, log_path=log_path)
     return log_path
 
 
@@ -113,3 +113,25 @@ def test_progress_shows_a_step_when_it_runs_and_ends_and_one_line_when_the_cache
     assert len(step) == 2 and step[1].startswith(step[0]) and ": done " in step[1], first
     assert any(line.strip() == "[wasmforge] progress: working" for line in first)
     assert [line.strip() for line in second if "] RUN echo" in line] == [step[0] + ": cached"], second
+
+
+def test_the_builder_named_is_the_one_bake_uses(toolchain_tag, tmp_path):
+    # This engine has one builder bake can select, `default` (a Docker context is listed as a
+    # builder but needs `docker --context`; a second docker-driver builder cannot be created, and a
+    # docker-container one needs a BuildKit image this machine cannot fetch): the name reaches bake.
+    log_path = bake(tmp_path, {"named": f"""\
+        FROM {toolchain_tag} AS step
+        RUN echo built >/marker
+        FROM scratch
+        COPY --from=step /marker /
+        """}, builder="default")
+    assert "--builder default" in log_path.read_text().splitlines()[0]
+    assert 'building with "default" instance' in log_path.read_text()
+    assert (tmp_path / "out" / "named" / "marker").read_text() == "built\n"
+
+
+def test_an_unknown_builder_is_one_line(toolchain_tag, tmp_path):
+    with pytest.raises(BuildError) as failure:
+        bake(tmp_path, {"nowhere": f"FROM {toolchain_tag}\n"}, builder="no-such-builder")
+    message = str(failure.value)
+    assert "\n" not in message and 'no-such-builder' in message, message
