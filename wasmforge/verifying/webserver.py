@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import http.server
 import mimetypes
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -262,6 +263,9 @@ def repl_site(dist: Path) -> Site:
 
 
 def serve_until_interrupted(site: Site, port: int, announce: Callable[[str], None]) -> None:
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored when it started;
+    # a process started by one that ignores it (a test runner's worker, nohup) would never stop.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with serving(site, port) as base:
         announce(base)
         try:
