@@ -120,7 +120,7 @@ group "wasi" {
   targets = ["cpython3_13-wasi19_1_7-wasi"]
 }
 
-# cpython3.13-emscripten3.1.69-browser: python 3.13.5, emscripten 3.1.69, flavor browser, flags: dynamic-linking; supported
+# cpython3.13-emscripten3.1.69-browser: python 3.13.5, emscripten 3.1.69, flavor browser, flags: dynamic-linking, side-modules; supported
 target "cpython3_13-emscripten3_1_69-browser" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
@@ -190,7 +190,7 @@ target "cpython3_13-emscripten3_1_69-node-debug" {
   output = ["type=local,dest=${OUTPUT_DIR}/cpython3.13-emscripten3.1.69-node-debug"]
 }
 
-# cpython3.13-emscripten6.0.5-browser: python 3.13.5, emscripten 6.0.5, flavor browser, flags: dynamic-linking; supported
+# cpython3.13-emscripten6.0.5-browser: python 3.13.5, emscripten 6.0.5, flavor browser, flags: dynamic-linking, side-modules; supported
 target "cpython3_13-emscripten6_0_5-browser" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"

@@ -46,14 +46,19 @@ def test_sizes_are_raw_gzip_9_and_brotli_and_add_up(tmp_path):
     assert bench.total(sizes).raw == 2400 + 16384 + 5000
 
 
-def test_packs_are_fetched_on_demand_and_count_as_sent_a_zip_goes_out_as_it_is(tmp_path):
+def test_packs_are_fetched_on_demand_and_count_as_sent_a_zip_as_it_is_a_side_module_compressed(tmp_path):
     (tmp_path / "packs").mkdir()
     (tmp_path / "packs" / "json.zip").write_bytes(b"PK" + bytes(range(256)) * 8)
-    (tmp_path / "packs" / "index.json").write_text("{}")
+    (tmp_path / "packs" / "_decimal.wasm").write_bytes(b"\0asm" + bytes(4096))
+    (tmp_path / "packs" / "index.json").write_text(json.dumps({"packs": {
+        "json": {"file": "json.zip", "kind": "zip"},
+        "_decimal": {"file": "_decimal.wasm", "kind": "extension", "library": "_decimal.cpython-313-wasm32-emscripten.so"},
+    }}))
     artifact = bench.EmscriptenBrowserArtifact(label="x", directory=tmp_path)
-    assert artifact.deferred_files() == ["packs/json.zip"]
-    [pack] = bench.measure_sizes(tmp_path, artifact.deferred_files())
+    assert artifact.deferred_files() == ["packs/_decimal.wasm", "packs/json.zip"]
+    side_module, pack = bench.measure_sizes(tmp_path, artifact.deferred_files())
     assert pack.raw == pack.gzip == pack.brotli == 2050
+    assert side_module.raw == 4100 and side_module.gzip < 100 and side_module.brotli < 100
 
 
 def test_an_artifact_over_a_budget_says_which_and_by_how_much():

@@ -96,6 +96,17 @@ def test_a_flag_not_allowed_for_the_flavor_is_refused(matrix_data, tmp_path):
     assert "$.entries[0].flags[0]" in message and "not allowed for flavor 'browser'" in message
 
 
+def test_a_flag_without_the_flag_it_requires_is_refused(matrix_data, tmp_path):
+    matrix_data["entries"][0]["flags"] = ["side-modules"]
+    message = refused(matrix_data, tmp_path)
+    assert "$.entries[0].flags[0]" in message and "flag 'side-modules' needs flag 'dynamic-linking'" in message
+
+
+def test_a_flag_requiring_an_unknown_flag_is_refused(matrix_data, tmp_path):
+    matrix_data["flags"]["side-modules"]["requires"] = ["dynamic-linkin"]
+    assert "$.flags['side-modules'].requires[0]: unknown flag 'dynamic-linkin'" in refused(matrix_data, tmp_path)
+
+
 def test_an_unknown_flag_is_refused(matrix_data, tmp_path):
     matrix_data["entries"][0]["flags"] = ["turbo"]
     assert "unknown flag 'turbo'" in refused(matrix_data, tmp_path)
@@ -160,7 +171,7 @@ def test_the_cli_refuses_a_malformed_matrix_in_one_line_and_writes_nothing(invok
     result = invoke_cli(["render"], cwd=project_copy)
     assert result.returncode == MatrixError.exit_code
     assert result.stderr.strip() == (
-        "error: matrix.json: $.entries[0].flags[1]: unknown flag 'warp-drive' (known: dynamic-linking, pthreads, debug)"
+        "error: matrix.json: $.entries[0].flags[1]: unknown flag 'warp-drive' (known: dynamic-linking, pthreads, debug, side-modules)"
     )
     assert sorted(p for p in project_copy.rglob("*")) == before, "nothing is written"
 

@@ -224,6 +224,14 @@ def test_the_stdlib_packs_are_rows_that_say_which_pack_they_come_from(tmp_path):
     assert (rows["bisect"].where, rows["bisect"].kind) == ("packs/bisect.zip", "module")
 
 
+def test_a_side_module_in_the_packs_is_one_row_counted_compressed(tmp_path):
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "unicodedata.wasm").write_bytes(b"\0asm" + bytes(1000))
+    [row] = breakdown.packs_breakdown(tmp_path / "packs")
+    assert (row.name, row.kind, row.where, row.raw, row.stored) == ("unicodedata", "side module", "packs/unicodedata.wasm", 1004, 1004)
+    assert row.gzip < 100
+
+
 FAKE_LOADER = (
     'var Module=typeof Module!="undefined"?Module:{};'
     '(()=>{function loadPackage(metadata){var x=1}loadPackage({files:[],remote_package_size:0})})();'

@@ -6,6 +6,7 @@ the import itself in a Web Worker, by `await Module.loadPackages(...)` or
 The split is checked on small sources here; the real artifact in Chromium, the worker and the main
 thread both, and under Node, where every stdlib module still imports."""
 
+import hashlib
 import json
 import sys
 import zipfile
@@ -36,8 +37,8 @@ START_UP = {
     "encodings/idna.py": "import re, stringprep\n",
     "codecs.py": "",
     "sitecustomize.py": "import _wasmforge_packs\n",
-    "_wasmforge_packs.py": "import zipimport\nfrom _wasmforge_pack_index import PACKS\n",
-    "_wasmforge_pack_index.py": "PACKS = frozenset()\n",
+    "_wasmforge_packs.py": "import zipimport\nfrom _wasmforge_pack_index import EXTENSIONS, PACKS\n",
+    "_wasmforge_pack_index.py": "PACKS = EXTENSIONS = frozenset()\n",
     "zipimport.py": "",
     "traceback.py": "import linecache\n",
     "linecache.py": "",
@@ -84,6 +85,41 @@ def test_what_an_extension_module_imports_from_c_comes_with_the_module_importing
     })
     packs = {pack.name: pack for pack in stdlib_packs.split(members).packs}
     assert packs["decimal"].imports == ("collections", "numbers")
+
+
+SIDE_MODULE = "_decimal.cpython-313-wasm32-emscripten.so"
+
+
+def test_a_side_module_is_an_extension_pack_that_the_packs_importing_it_bring(tmp_path):
+    members = members_of(tmp_path, {
+        **START_UP,
+        "decimal.py": "try:\n    from _decimal import *\nexcept ImportError:\n    from _pydecimal import *\n",
+        "numbers.py": "",
+        "collections/__init__.py": "",
+        "collections/abc.py": "",
+    })
+    split = stdlib_packs.split(members, (SIDE_MODULE,))
+    packs = {pack.name: pack for pack in split.packs}
+    assert packs["decimal"].imports == ("_decimal", "collections", "numbers")
+    assert split.extensions == (stdlib_packs.ExtensionPack("_decimal", SIDE_MODULE, ("collections", "numbers")),)
+    index = stdlib_packs.index_json(split, {name: name.encode() for name in [*packs, "_decimal"]},
+                                    "/usr/local/lib/python3.13/lib-dynload")
+    assert index["dynload_dir"] == "/usr/local/lib/python3.13/lib-dynload"
+    assert index["packs"]["_decimal"] == {
+        "file": "_decimal.wasm", "library": SIDE_MODULE, "kind": "extension", "size": 8, "imports": ["collections", "numbers"],
+        "sha256": hashlib.sha256(b"_decimal").hexdigest(),
+    }
+    assert index["packs"]["decimal"]["kind"] == "zip"
+    namespace: dict[str, object] = {}
+    exec(compile(stdlib_packs.index_module_source(split), "_wasmforge_pack_index.py", "exec"), namespace)
+    assert namespace["EXTENSIONS"] == frozenset({"_decimal"}) and "_decimal" not in namespace["PACKS"]
+
+
+def test_a_side_module_brings_the_side_modules_it_imports_from_c(tmp_path):
+    files = tuple(f"{name}.cpython-313-wasm32-emscripten.so" for name in ("_codecs_hk", "_codecs_tw", "_multibytecodec"))
+    split = stdlib_packs.split(members_of(tmp_path, START_UP), files)
+    imports = {pack.name: pack.imports for pack in split.extensions}
+    assert imports == {"_codecs_hk": ("_codecs_tw", "_multibytecodec"), "_codecs_tw": ("_multibytecodec",), "_multibytecodec": ()}
 
 
 def test_relative_imports_resolve_inside_their_package(tmp_path):
@@ -145,10 +181,36 @@ def test_start_up_needs_no_pack_and_every_pack_is_an_output_with_its_hash(browse
     assert len(index["packs"]) > 100 and {"json", "sqlite3", "asyncio", "decimal"} <= set(index["packs"])
     for name, pack in index["packs"].items():
         assert sums[f"packs/{pack['file']}"] == pack["sha256"], name
+        if pack["kind"] == "extension":
+            continue
         with zipfile.ZipFile(browser_dist / "packs" / pack["file"]) as archive:
             assert {member.split("/", 1)[0].removesuffix(".pyc") for member in archive.namelist()} == {name}
     assert {"encodings", "sitecustomize", "_wasmforge_packs"} <= set(index["core"])
     assert not set(index["core"]) & set(index["packs"])
+
+
+def side_modules() -> list[str]:
+    lines = (ROOT / "recipes" / "cpython" / "side-modules.txt").read_text().splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+@pytest.mark.docker
+def test_the_side_modules_are_out_of_python_wasm_and_each_is_an_extension_pack(browser_dist):
+    index = json.loads((browser_dist / "packs" / "index.json").read_text())
+    python_wasm = (browser_dist / "python.wasm").read_bytes()
+    assert index["dynload_dir"] == "/usr/local/lib/python3.13/lib-dynload"
+    for name in side_modules():
+        pack = index["packs"][name]
+        assert (pack["kind"], pack["file"], pack["library"]) == ("extension", f"{name}.wasm", f"{name}.cpython-313-wasm32-emscripten.so")
+        side_module = (browser_dist / "packs" / pack["file"]).read_bytes()
+        # A side module: wasm whose first section is emscripten's dylink.0, exporting its PyInit_.
+        assert side_module[:4] == b"\0asm" and b"dylink.0" in side_module[8:24] and f"PyInit_{name}".encode() in side_module
+        # The main module exports every symbol it has: a module linked into it would be named there.
+        assert f"PyInit_{name}".encode() not in python_wasm, name
+    assert b"PyInit_zlib" in python_wasm and b"PyInit__ctypes" in python_wasm
+    # The packs importing a side module at module level bring it (what a page's main thread loads).
+    for pack, side_module in (("sqlite3", "_sqlite3"), ("decimal", "_decimal"), ("lzma", "_lzma"), ("stringprep", "unicodedata")):
+        assert side_module in index["packs"][pack]["imports"], pack
 
 
 @pytest.mark.docker
@@ -173,13 +235,18 @@ def test_in_a_worker_an_import_fetches_its_pack(browser_dist):
     from wasmforge.verifying.runtimes import PythonJob
     from wasmforge.verifying.runtimes.chromium import ChromiumRuntime
 
-    code = "import json, sqlite3; print('WF', json.__file__, sqlite3.connect(':memory:').execute('select 6*7').fetchone())"
+    code = ("import json, sqlite3, unicodedata; print('WF', json.__file__, sqlite3.connect(':memory:').execute('select 6*7').fetchone(), "
+            "unicodedata.name('\\u00e9'), unicodedata.__file__, 'abc'.encode('gb18030'))")
     run = ChromiumRuntime().run_python(browser_dist, PythonJob(args=("-c", code), timeout_seconds=180))
     assert run.exit_code == 0, (run.output, run.crash)
     assert "WF /usr/local/lib/wasmforge-packs/json.zip/json/__init__.pyc (42,)" in run.output
+    # Side modules too: unicodedata by an import, the CJK codecs by the codec registry's.
+    assert ("LATIN SMALL LETTER E WITH ACUTE /usr/local/lib/python3.13/lib-dynload/unicodedata.cpython-313-wasm32-emscripten.so b'abc'"
+            in run.output)
 
 
-MAIN_THREAD_CODE = "import json\nfrom decimal import Decimal\nprint('WF', json.dumps([str(Decimal(1) / 8)]))"
+MAIN_THREAD_CODE = ("import json, sys\nfrom decimal import Decimal\n"
+                    "print('WF', json.dumps([str(Decimal(1) / 8)]), '_pydecimal' in sys.modules, sys.modules['_decimal'].__file__)")
 
 
 @pytest.mark.docker
@@ -190,20 +257,27 @@ def test_on_the_main_thread_packs_are_loaded_before_the_code_runs_or_named_by_th
     from .browser import CHROMIUM, CHROMIUM_ARGS, run_page, serve
 
     unloaded = run_page(MAIN_THREAD_CODE).replace("if (Module.loadPackagesFromImports)", "if (false)")
-    pages = {"/loaded.html": run_page(MAIN_THREAD_CODE), "/unloaded.html": unloaded}
+    side_module_unloaded = run_page("import unicodedata").replace("if (Module.loadPackagesFromImports)", "if (false)")
+    pages = {"/loaded.html": run_page(MAIN_THREAD_CODE), "/unloaded.html": unloaded, "/side-module-unloaded.html": side_module_unloaded}
     with serve(browser_dist, pages) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(f"{base}/loaded.html")
             page.wait_for_function("() => document.getElementById('out').textContent.includes('WF')", timeout=120_000)
-            assert "WF [\"0.125\"]" in page.inner_text("#out")
+            # decimal's pack brings the _decimal side module: the C implementation runs, not _pydecimal.
+            assert "WF [\"0.125\"] False /usr/local/lib/python3.13/lib-dynload/_decimal.cpython-313-wasm32-emscripten.so" in page.inner_text("#out")
             loaded = page.evaluate("() => window.wasmforgeLoaded")
-            assert {"json", "decimal"} <= set(loaded) and "sqlite3" not in loaded
+            assert {"json", "decimal", "_decimal"} <= set(loaded) and "sqlite3" not in loaded
             page = browser.new_page()
             page.goto(f"{base}/unloaded.html")
             page.wait_for_function("() => document.getElementById('out').textContent.includes('Error')", timeout=120_000)
             text = page.inner_text("#out")
             assert "/usr/local/lib/wasmforge-packs/json.zip, which is not loaded" in text and "Module.loadPackages(['json'])" in text
+            page = browser.new_page()
+            page.goto(f"{base}/side-module-unloaded.html")
+            page.wait_for_function("() => document.getElementById('out').textContent.includes('Error')", timeout=120_000)
+            text = page.inner_text("#out")
+            assert "'unicodedata' here yet: it is a side module" in text and "Module.loadPackages(['unicodedata'])" in text
         finally:
             browser.close()

@@ -2,7 +2,9 @@
 //
 // python.data holds the stdlib's core; every other top-level module is packs/<name>.zip next to
 // python.js, listed in /usr/local/lib/wasmforge-packs/index.json (preloaded with the core).
-// _wasmforge_packs.py imports from /usr/local/lib/wasmforge-packs/<name>.zip.
+// _wasmforge_packs.py imports from /usr/local/lib/wasmforge-packs/<name>.zip. An extension pack
+// (a side module, with the side-modules flag), packs/<name>.wasm, goes to the index's dynload_dir
+// (lib-dynload) under its library name, where the path finder loads it with dlopen.
 //
 // - In a Web Worker and under Node, each pack is a file whose bytes are fetched (synchronously)
 //   the first time Python reads it: an import just works.
@@ -28,6 +30,10 @@
     return locateFile("packs/" + pack.file);
   }
 
+  function packPath(pack) {
+    return pack.kind === "extension" ? `${readIndex().dynload_dir}/${pack.library}` : `${PACK_DIR}/${pack.file}`;
+  }
+
   function checkedBytes(name, pack, bytes) {
     if (bytes.length !== pack.size) {
       throw new Error(`wasmforge: stdlib pack ${name} from ${packUrl(pack)}: ${bytes.length} bytes, expected ${pack.size}`);
@@ -51,7 +57,7 @@
 
   // A MEMFS file whose size is known from the index and whose contents arrive on first read.
   function addLazyPack(name, pack) {
-    const path = `${PACK_DIR}/${pack.file}`;
+    const path = packPath(pack);
     FS.writeFile(path, new Uint8Array(0));
     const node = FS.lookupPath(path).node;
     let bytes = null;
@@ -95,7 +101,7 @@
   }
 
   function isLoaded(pack) {
-    const found = FS.analyzePath(`${PACK_DIR}/${pack.file}`);
+    const found = FS.analyzePath(packPath(pack));
     if (!found.exists) return false;
     const descriptor = Object.getOwnPropertyDescriptor(found.object, "contents");
     return !(descriptor && descriptor.get);
@@ -109,7 +115,7 @@
       const response = await fetch(packUrl(pack));
       if (!response.ok) throw new Error(`wasmforge: stdlib pack ${name}: HTTP ${response.status} from ${packUrl(pack)}`);
       const bytes = checkedBytes(name, pack, new Uint8Array(await response.arrayBuffer()));
-      const path = `${PACK_DIR}/${pack.file}`;
+      const path = packPath(pack);
       if (FS.analyzePath(path).exists) FS.unlink(path);
       FS.writeFile(path, bytes);
     }));

@@ -13,7 +13,7 @@ wins; site imports it through sitecustomize (so `python -S` has the core only).
 import sys
 import zipimport
 
-from _wasmforge_pack_index import PACKS
+from _wasmforge_pack_index import EXTENSIONS, PACKS
 
 PACK_DIR = "/usr/local/lib/wasmforge-packs"
 
@@ -25,6 +25,14 @@ class PackFinder:
         self._importers: dict[str, zipimport.zipimporter] = {}
 
     def find_spec(self, fullname, path=None, target=None):
+        if path is None and fullname in EXTENSIONS:
+            # Loaded, a side module is a file in lib-dynload that the path finder has found.
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r} here yet: it is a side module in the stdlib packs, which is not "
+                f"loaded (on a page's main thread, await Module.loadPackages([{fullname!r}]) or "
+                f"Module.loadPackagesFromImports(code) before running the code)",
+                name=fullname,
+            )
         if path is not None or fullname not in PACKS:
             return None
         importer = self._importers.get(fullname)

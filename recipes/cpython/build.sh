@@ -43,11 +43,35 @@ if [ "$WF_FLAVOR" = node ]; then
   LDFLAGS="$LDFLAGS --pre-js=$RECIPE_DIR/node-stdio.pre.js"
 fi
 
+# Setup.local is read before Setup.stdlib and the first rule for a module wins: the modules of
+# side-modules.txt, under *shared*, are linked with BLDSHARED (-sSIDE_MODULE=1) instead of into
+# python.wasm. Their rules are Setup.stdlib.in's, so they keep configure's flags and libraries.
+SIDE_MODULES=()
+SIDE_MODULE_MAKE_ARGS=()
+case " $WF_FLAGS " in
+  *" side-modules "*)
+    mapfile -t SIDE_MODULES < <(grep -v -e '^#' -e '^$' "$RECIPE_DIR/side-modules.txt")
+    mkdir -p Modules
+    echo "*shared*" >Modules/Setup.local
+    for module in "${SIDE_MODULES[@]}"; do
+      marker="@MODULE_$(echo "$module" | tr '[:lower:]' '[:upper:]')_TRUE@"
+      rule=$(sed -n "s/^$marker\($module .*\)/\1/p" "$WF_BUILD/Modules/Setup.stdlib.in")
+      [ -n "$rule" ] || { echo "wasmforge: side-modules.txt: $module has no rule in Modules/Setup.stdlib.in" >&2; exit 2; }
+      echo "$rule" >>Modules/Setup.local
+    done
+    # configure links the main module with -O2 -g0 (LINKFORSHARED) and -sWASM_BIGINT
+    # (LDFLAGS_NODIST) but gives BLDSHARED none of them: -g0 keeps the objects' DWARF (and its build
+    # paths) out of a side module, -O2 runs wasm-opt, and without -sWASM_BIGINT the side module
+    # imports every i64 function split in two, which the main module's exports do not match.
+    SIDE_MODULE_MAKE_ARGS=("BLDSHARED=\$(CC) -shared -sSIDE_MODULE=1 -sWASM_BIGINT -O2 -g0")
+    ;;
+esac
+
 wf_log "configure (every link test is a full wasm link: this is the slow part)"
 wf_configure ../../configure -C --host="$WF_HOST" --build="$(../../config.guess)" \
   --with-build-python="$BUILD_PYTHON" >configure.log 2>&1 || { tail -40 configure.log; exit 1; }
 wf_log "make"
-wf_make >make.log 2>&1 || { tail -60 make.log; exit 1; }
+wf_make "${SIDE_MODULE_MAKE_ARGS[@]}" >make.log 2>&1 || { tail -60 make.log; exit 1; }
 
 # make's stdlib zip has build-time timestamps and build paths in co_filename: rewrite it as a
 # pure function of the sources. make leaves rlcompleter out (there is no readline), but pdb
@@ -75,7 +99,12 @@ case "$WF_SDK/$WF_FLAVOR" in
     # browser fetches python.data gzip- or brotli-compressed, and one stream over all members
     # compresses better than each alone. Packs are deflated: static hosts send zips as they are.
     rm -rf packs usr/local/lib/wasmforge-packs
-    normalize_stdlib_zip --stored --packs "$HOST_DIR/packs" \
+    SIDE_MODULE_ARGS=()
+    for module in "${SIDE_MODULES[@]}"; do
+      so=$(ls Modules/"$module".cpython-*.so)
+      SIDE_MODULE_ARGS+=(--side-module "$so")
+    done
+    normalize_stdlib_zip --stored --packs "$HOST_DIR/packs" "${SIDE_MODULE_ARGS[@]}" \
       --extra "_wasmforge_packs=$RECIPE_DIR/browser_packs_finder.py" \
       --extra "sitecustomize=$RECIPE_DIR/browser_packs_sitecustomize.py" \
       --extra "_wasmforge_webloop=$RECIPE_DIR/browser_webloop.py"
@@ -89,6 +118,7 @@ case "$WF_SDK/$WF_FLAVOR" in
     done
     install -d -m 755 "$WF_OUT/packs"
     install -m 644 packs/*.zip packs/index.json "$WF_OUT/packs/"
+    if [ "${#SIDE_MODULES[@]}" -gt 0 ]; then install -m 644 packs/*.wasm "$WF_OUT/packs/"; fi
     ;;
   emscripten/node)
     # NODERAWFS reads the stdlib from the host's file system. Ship the same pyc zip and the

@@ -6,7 +6,8 @@ one with co_filename set to where the module lives at run time (inside the zip u
 as zipimport names it: /usr/local/lib/python313.zip/zipfile/__init__.py), as unchecked
 hash-based .pyc files (no source mtime), and writes members sorted with fixed metadata.
 With --packs (the browser build), the zip keeps only the core that start-up needs and every other
-top-level module becomes a deflated pack in that directory, with an index (see stdlib_packs.py).
+top-level module becomes a deflated pack in that directory, with an index (see stdlib_packs.py);
+each --side-module is copied there as it is and listed in the index as an extension pack.
 Run it with the build Python: the bytecode must match the target's version.
 """
 
@@ -35,6 +36,9 @@ def parse_args() -> argparse.Namespace:
                         help="add the source at PATH as the top-level module MODULE (repeatable)")
     parser.add_argument("--packs", type=Path, metavar="DIR",
                         help="keep only the start-up core in the zip; write the rest as packs and index.json here")
+    parser.add_argument("--side-module", action="append", default=[], type=Path, metavar="PATH",
+                        help="with --packs: a stdlib extension module built as a side module, shipped as an "
+                             "extension pack that the loader puts in lib-dynload (repeatable)")
     parser.add_argument("--stored", action="store_true",
                         help="store members uncompressed: the whole bundle is compressed once in transit, "
                              "which beats compressing each member on its own")
@@ -107,7 +111,7 @@ def write_with_packs(args: argparse.Namespace, members: list[stdlib_packs.Member
     index_source = args.packs.parent / "_wasmforge_pack_index.py"
     index_source.write_text(stdlib_packs.index_module_source(stdlib_packs.Split((), (), ())))
     members.append(stdlib_packs.Member("_wasmforge_pack_index.pyc", index_source))
-    result = stdlib_packs.split(members)
+    result = stdlib_packs.split(members, tuple(path.name for path in args.side_module))
     index_source.write_text(stdlib_packs.index_module_source(result))
     write_zip(args.zip, compiled(list(result.core), f"{lib_dir}/{args.zip.name}"), date_time, args.stored)
     pack_files = {}
@@ -115,10 +119,16 @@ def write_with_packs(args: argparse.Namespace, members: list[stdlib_packs.Member
         zip_path = args.packs / f"{pack.name}.zip"
         pack_files[pack.name] = write_zip(zip_path, compiled(list(pack.members), f"{lib_dir}/{stdlib_packs.PACK_DIR}/{zip_path.name}"),
                                           date_time, stored=False)
-    index = json.dumps(stdlib_packs.index_json(result, pack_files), indent=1, sort_keys=True) + "\n"
+    side_modules = {stdlib_packs.extension_name(path.name): path for path in args.side_module}
+    for extension in result.extensions:
+        pack_files[extension.name] = side_modules[extension.name].read_bytes()
+        (args.packs / extension.file).write_bytes(pack_files[extension.name])
+    dynload_dir = f"{lib_dir}/python{sys.version_info.major}.{sys.version_info.minor}/lib-dynload"
+    index = json.dumps(stdlib_packs.index_json(result, pack_files, dynload_dir), indent=1, sort_keys=True) + "\n"
     (args.packs / "index.json").write_text(index)
     print(f"normalize_stdlib_zip: {len(result.core)} members in the core {args.zip}, "
-          f"{sum(len(pack.members) for pack in result.packs)} in {len(result.packs)} packs in {args.packs}")
+          f"{sum(len(pack.members) for pack in result.packs)} in {len(result.packs)} packs and "
+          f"{len(result.extensions)} side modules in {args.packs}")
 
 
 if __name__ == "__main__":

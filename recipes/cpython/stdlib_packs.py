@@ -10,6 +10,11 @@ module-level imports. A pack's `imports` (the other packs its modules import at 
 a page's main thread, which cannot fetch synchronously, load everything a module needs up front.
 Imports inside functions are not followed: they are fetched when called (in a worker) or named by
 the error that asks for `loadPackages` (on the main thread).
+
+With the side-modules flag, the large extension modules are side modules (.so) instead of part of
+python.wasm. Each is an *extension pack*, packs/<name>.wasm: the loader puts it in lib-dynload under
+its library name (unicodedata.cpython-313-wasm32-emscripten.so), where the path finder
+loads it with dlopen, and the packs that import it at module level list it in their `imports`.
 """
 
 import ast
@@ -26,8 +31,14 @@ START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "sitecusto
 # What extension modules import from C when they are initialised (PyImport_ImportModule in
 # CPython 3.13's Modules/): the source scan cannot see these.
 EXTENSION_IMPORTS = {
+    "_codecs_cn": ("_multibytecodec",),
+    "_codecs_hk": ("_multibytecodec", "_codecs_tw"),
+    "_codecs_iso2022": ("_multibytecodec", "_codecs_cn", "_codecs_jp", "_codecs_kr"),
+    "_codecs_jp": ("_multibytecodec",),
+    "_codecs_kr": ("_multibytecodec",),
+    "_codecs_tw": ("_multibytecodec",),
     "_decimal": ("collections", "collections.abc", "numbers"),
-    "_elementtree": ("copy", "xml.etree.ElementPath"),
+    "_elementtree": ("copy", "pyexpat", "xml.etree.ElementPath"),
     "_pickle": ("_compat_pickle", "codecs", "copyreg", "functools"),
     "_sqlite3": ("functools",),
     "_zoneinfo": ("io", "pickle", "weakref", "zoneinfo._common", "zoneinfo._tzpath"),
@@ -37,7 +48,7 @@ EXTENSION_IMPORTS = {
 FROZEN_TOPS = ("_collections_abc", "_sitebuiltins", "abc", "codecs", "genericpath", "io", "ntpath", "os",
                "posixpath", "runpy", "site", "stat", "zipimport", "__hello__", "__phello__")
 PACK_DIR = "wasmforge-packs"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,31 @@ class Pack:
 
 
 @dataclass(frozen=True)
+class ExtensionPack:
+    """A side module of the stdlib: `name` is the module, `library` its file name in lib-dynload.
+
+    It is served as packs/<name>.wasm: static hosts compress application/wasm, not a .so."""
+
+    name: str
+    library: str
+    imports: tuple[str, ...]
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.wasm"
+
+
+@dataclass(frozen=True)
 class Split:
     core: tuple[Member, ...]
     core_imports: tuple[str, ...]
     packs: tuple[Pack, ...]
+    extensions: tuple[ExtensionPack, ...] = ()
+
+
+def extension_name(file_name: str) -> str:
+    """unicodedata.cpython-313-wasm32-emscripten.so -> unicodedata"""
+    return file_name.split(".", 1)[0]
 
 
 def module_level_imports(member: Member) -> set[str]:
@@ -120,12 +152,17 @@ def _absolute(module: str, level: int, package: str) -> str:
     return ".".join([*base, module] if module else base)
 
 
-def split(members: list[Member]) -> Split:
+def split(members: list[Member], extension_files: tuple[str, ...] = ()) -> Split:
     by_module = {member.module: member for member in members}
+    extensions = {extension_name(file): file for file in extension_files}
     # A package's __main__ runs only under -m: what it imports is no dependency of the package.
     imports = {member.module: set() if member.module.endswith(".__main__") else
-               {name for name in _with_extension_imports(module_level_imports(member)) if name in by_module}
+               {name for name in _with_extension_imports(module_level_imports(member))
+                if name in by_module or name in extensions}
                for member in members}
+
+    def top_of(name: str) -> str:
+        return by_module[name].top if name in by_module else name
     missing = [name for name in START_MODULES if name not in by_module]
     if missing:
         raise SystemExit(f"stdlib_packs: start-up modules missing from the zip: {', '.join(missing)}")
@@ -133,18 +170,24 @@ def split(members: list[Member]) -> Split:
     core_tops = {by_module[module].top for module in needed} | (set(FROZEN_TOPS) & {member.top for member in members})
 
     def imported_tops(modules: set[str], own: set[str]) -> tuple[str, ...]:
-        names = {by_module[name].top for module in modules for name in imports[module]}
+        names = {top_of(name) for module in modules for name in imports.get(module, ())}
         return tuple(sorted(names - own - core_tops))
 
     packs = []
     for top in sorted({member.top for member in members} - core_tops):
         chosen = tuple(member for member in members if member.top == top)
         # What `import top` runs: the modules of the pack its top module reaches at module level.
-        same_pack = {module: {name for name in names if by_module[name].top == top}
+        same_pack = {module: {name for name in names if top_of(name) == top}
                      for module, names in imports.items() if by_module[module].top == top}
         packs.append(Pack(name=top, members=chosen, imports=imported_tops(_closure((top,), same_pack), {top})))
     core = tuple(member for member in members if member.top in core_tops)
-    return Split(core=core, core_imports=imported_tops(needed, core_tops), packs=tuple(packs))
+    # What an extension module imports from C when initialised comes with it.
+    extension_packs = tuple(
+        ExtensionPack(name=name, library=file,
+                      imports=tuple(sorted({top_of(n) for n in EXTENSION_IMPORTS.get(name, ())
+                                            if n in by_module or n in extensions} - core_tops)))
+        for name, file in sorted(extensions.items()))
+    return Split(core=core, core_imports=imported_tops(needed, core_tops), packs=tuple(packs), extensions=extension_packs)
 
 
 def _with_extension_imports(names: set[str]) -> set[str]:
@@ -168,22 +211,28 @@ def _closure(start: tuple[str, ...], imports: dict[str, set[str]]) -> set[str]:
 def index_module_source(result: Split) -> str:
     """_wasmforge_pack_index.py: which top-level names live in a pack (the finder's only data)."""
     names = "".join(f"    {pack.name!r},\n" for pack in result.packs)
-    return f'"""Generated by stdlib_packs.py: the stdlib\'s top-level names that live in a pack."""\n\nPACKS = frozenset([\n{names}])\n'
+    extensions = "".join(f"    {pack.name!r},\n" for pack in result.extensions)
+    return ('"""Generated by stdlib_packs.py: the stdlib\'s top-level names that live in a pack."""\n\n'
+            f"PACKS = frozenset([\n{names}])\nEXTENSIONS = frozenset([\n{extensions}])\n")
 
 
-def index_json(result: Split, pack_files: dict[str, bytes]) -> dict[str, object]:
-    """packs/index.json: what the loader and the tools need to know about every pack."""
+def index_json(result: Split, pack_files: dict[str, bytes], dynload_dir: str = "") -> dict[str, object]:
+    """packs/index.json: what the loader and the tools need to know about every pack.
+
+    `pack_files` holds every pack's bytes, by name: zips and side modules alike. The loader fetches
+    packs/<file> and puts a zip pack in /usr/local/lib/wasmforge-packs, an extension pack in
+    `dynload_dir` under its `library` name."""
+    def entry(name: str, file: str, kind: str, imports: tuple[str, ...]) -> dict[str, object]:
+        return {"file": file, "kind": kind, "size": len(pack_files[name]),
+                "sha256": hashlib.sha256(pack_files[name]).hexdigest(), "imports": list(imports)}
+
+    packs = {pack.name: entry(pack.name, f"{pack.name}.zip", "zip", pack.imports) for pack in result.packs}
+    packs.update({pack.name: {**entry(pack.name, pack.file, "extension", pack.imports), "library": pack.library}
+                  for pack in result.extensions})
     return {
         "format": INDEX_FORMAT,
         "core": sorted({member.top for member in result.core}),
         "core_imports": list(result.core_imports),
-        "packs": {
-            pack.name: {
-                "file": f"{pack.name}.zip",
-                "size": len(pack_files[pack.name]),
-                "sha256": hashlib.sha256(pack_files[pack.name]).hexdigest(),
-                "imports": list(pack.imports),
-            }
-            for pack in result.packs
-        },
+        "dynload_dir": dynload_dir,
+        "packs": dict(sorted(packs.items())),
     }

@@ -50,6 +50,7 @@ class Flag:
     description: str
     flavors: tuple[str, ...]
     support: str
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,13 +243,17 @@ def _build(data: dict[str, Any], path: Path, recipes_dir: Path, toolchains_dir: 
         for name, entry in data["flavors"].items()
     }
     flags = {
-        name: Flag(name=name, description=entry["description"], flavors=tuple(entry["flavors"]), support=entry["support"])
+        name: Flag(name=name, description=entry["description"], flavors=tuple(entry["flavors"]), support=entry["support"],
+                   requires=tuple(entry.get("requires", ())))
         for name, entry in data["flags"].items()
     }
     for name, flag in flags.items():
         for index, flavor in enumerate(flag.flavors):
             if flavor not in flavors:
                 check.fail(f"$.flags['{name}'].flavors[{index}]", f"unknown flavor '{flavor}'")
+        for index, required in enumerate(flag.requires):
+            if required not in data["flags"]:
+                check.fail(f"$.flags['{name}'].requires[{index}]", f"unknown flag '{required}' (known: {', '.join(data['flags'])})")
     exclusions = tuple(_exclusion(check, index, entry, pythons, sdks, flavors, flags) for index, entry in enumerate(data["exclusions"]))
     targets = _targets(check, data, pythons, sdks, flavors, flags, exclusions)
     aliases = dict(data["aliases"])
@@ -311,6 +316,10 @@ def _targets(check: _Checker, data: dict[str, Any], pythons: dict[str, PythonRel
                 check.fail(f"{where}.flags[{flag_index}]", f"unknown flag '{flag_name}' (known: {', '.join(flags)})")
             elif flavor.name not in flag.flavors:
                 check.fail(f"{where}.flags[{flag_index}]", f"flag '{flag_name}' is not allowed for flavor '{flavor.name}' (allowed for: {', '.join(flag.flavors)})")
+            else:
+                for required in flag.requires:
+                    if required not in entry_flags:
+                        check.fail(f"{where}.flags[{flag_index}]", f"flag '{flag_name}' needs flag '{required}' in the same entry")
         for exclusion in exclusions:
             if exclusion.matches(python.minor, sdk.name, flavor.name, entry_flags):
                 check.fail(where, f"entry is excluded: {exclusion.reason}")

@@ -590,7 +590,7 @@ def data_package_files(loader_js: str) -> list[tuple[str, int, int]]:
 @dataclass(frozen=True)
 class PackageSize:
     name: str
-    kind: str  # "package" (a directory of the zip), "module" (a file at its top) or "file" (outside any zip)
+    kind: str  # "package" (a directory of the zip), "module" (a file at its top), "file" (outside any zip) or "side module"
     files: int
     raw: int
     stored: int
@@ -634,10 +634,14 @@ def zip_breakdown(blob: bytes, where: str) -> list[PackageSize]:
 
 def packs_breakdown(packs: Path) -> list[PackageSize]:
     """The stdlib packs a browser fetches on first import (packs/*.zip, deflated: stored is what
-    is sent), largest first."""
+    is sent; packs/*.wasm, side modules, sent compressed), largest first."""
     rows: list[PackageSize] = []
     for path in sorted(packs.glob("*.zip")):
         rows += zip_breakdown(path.read_bytes(), f"packs/{path.name}")
+    for path in sorted(packs.glob("*.wasm")):
+        data = path.read_bytes()
+        rows.append(PackageSize(name=path.stem, kind="side module", files=1, raw=len(data), stored=len(data),
+                                gzip=_gzip_len(data), where=f"packs/{path.name}"))
     return sorted(rows, key=lambda row: (-row.stored, row.name))
 
 
