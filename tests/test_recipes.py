@@ -39,7 +39,7 @@ def test_a_selector_file_goes_only_to_the_targets_under_that_selector(project_co
     emscripten = every_target | {"normalize_stdlib_zip.py", "stdlib_packs.py"}
     assert cpython_files(BROWSER_TARGET) == emscripten | {
         "browser-packs.pre.js", "browser_packs_finder.py", "browser_packs_sitecustomize.py",
-        "browser-webloop.pre.js", "browser_webloop.py",
+        "browser-webloop.pre.js", "browser_webloop.py", "side-modules.txt",
     }
     assert cpython_files(NODE_TARGET) == emscripten | {"node-stdio.pre.js"}
     assert cpython_files(WASI_TARGET) == every_target | {"stdlib_tar.py"}
