@@ -82,11 +82,12 @@ ADDED_MODULES=(--add rlcompleter.py)
 case " $WF_FLAGS " in
   *" pthreads "*) ADDED_MODULES+=(--add concurrent/futures/thread.py) ;;
 esac
+BUILD_PYTHON_FLAGS=()
 normalize_stdlib_zip() {
   local zip
   zip=$(ls usr/local/lib/python3*.zip)
   wf_log "normalising $zip"
-  "$BUILD_PYTHON" "$RECIPE_DIR/normalize_stdlib_zip.py" --zip "$zip" --srcdir "$WF_BUILD" \
+  "$BUILD_PYTHON" "${BUILD_PYTHON_FLAGS[@]}" "$RECIPE_DIR/normalize_stdlib_zip.py" --zip "$zip" --srcdir "$WF_BUILD" \
     --builddir "$HOST_DIR/$(cat pybuilddir.txt)" --prefix /usr/local "${ADDED_MODULES[@]}" "$@"
 }
 
@@ -98,13 +99,16 @@ case "$WF_SDK/$WF_FLAVOR" in
     # in packs/, fetched on first import (stdlib_packs.py). The core is stored, not deflated: a
     # browser fetches python.data gzip- or brotli-compressed, and one stream over all members
     # compresses better than each alone. Packs are deflated: static hosts send zips as they are.
+    # Bytecode without column positions: a quarter less to download, and a traceback through a
+    # zip has no source line for the carets anyway (docs/size-breakdown.md, step 4).
     rm -rf packs usr/local/lib/wasmforge-packs
     SIDE_MODULE_ARGS=()
     for module in "${SIDE_MODULES[@]}"; do
       so=$(ls Modules/"$module".cpython-*.so)
       SIDE_MODULE_ARGS+=(--side-module "$so")
     done
-    normalize_stdlib_zip --stored --packs "$HOST_DIR/packs" "${SIDE_MODULE_ARGS[@]}" \
+    BUILD_PYTHON_FLAGS=(-X no_debug_ranges)
+    normalize_stdlib_zip --stored --no-column-positions --packs "$HOST_DIR/packs" "${SIDE_MODULE_ARGS[@]}" \
       --extra "_wasmforge_packs=$RECIPE_DIR/browser_packs_finder.py" \
       --extra "sitecustomize=$RECIPE_DIR/browser_packs_sitecustomize.py" \
       --extra "_wasmforge_webloop=$RECIPE_DIR/browser_webloop.py"

@@ -5,6 +5,9 @@ its absolute build path as co_filename. This keeps exactly the same members but 
 one with co_filename set to where the module lives at run time (inside the zip under --prefix,
 as zipimport names it: /usr/local/lib/python313.zip/zipfile/__init__.py), as unchecked
 hash-based .pyc files (no source mtime), and writes members sorted with fixed metadata.
+With --no-column-positions the code objects keep line numbers but not the column ranges that
+tracebacks draw carets from: a traceback through a module in a zip has no source line to draw them
+under (the zip holds no .py), and the ranges are about a quarter of each compressed .pyc.
 With --packs (the browser build), the zip keeps only the core that start-up needs and every other
 top-level module becomes a deflated pack in that directory, with an index (see stdlib_packs.py);
 each --side-module is copied there as it is and listed in the index as an extension pack.
@@ -42,7 +45,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--stored", action="store_true",
                         help="store members uncompressed: the whole bundle is compressed once in transit, "
                              "which beats compressing each member on its own")
+    parser.add_argument("--no-column-positions", action="store_true",
+                        help="compile without column positions; the interpreter must run with -X no_debug_ranges")
     return parser.parse_args()
+
+
+def check_column_positions(wanted: bool) -> None:
+    """Refuse a run whose interpreter compiles differently from what the options say, so that a
+    PYTHONNODEBUGRANGES left in the environment cannot change the bytes of a build."""
+    has_columns = any(column is not None for _, _, column, _ in compile("x", "<probe>", "eval").co_positions())
+    if wanted and not has_columns:
+        raise SystemExit("normalize_stdlib_zip: the interpreter compiles without column positions "
+                         "(PYTHONNODEBUGRANGES or -X no_debug_ranges) but --no-column-positions was not given")
+    if not wanted and has_columns:
+        raise SystemExit("normalize_stdlib_zip: --no-column-positions needs the interpreter run with -X no_debug_ranges")
 
 
 def source_for(member: str, srcdir: Path, builddir: Path) -> Path:
@@ -85,6 +101,7 @@ def compiled(members: list[stdlib_packs.Member], zip_dir: str) -> dict[str, byte
 
 def main() -> None:
     args = parse_args()
+    check_column_positions(wanted=not args.no_column_positions)
     epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     # Zip timestamps cannot predate 1980; clamp as reproducible-builds tools do.
     date_time = time.gmtime(max(epoch, 315532800))[:6]
