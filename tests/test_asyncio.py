@@ -191,3 +191,24 @@ def test_run_python_async_gives_values_and_tracebacks_and_keeps_its_namespace(ta
         refused = page.evaluate("code => wfRun(code)", "import asyncio\nasyncio.run(asyncio.sleep(0))")
         assert "RuntimeError" in refused["error"], refused
         assert page.evaluate("code => wfRun(code)", "await asyncio.sleep(0.01, result='still here')")["value"] == "still here"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("target_id", [BROWSER_TARGET, experimental(BROWSER_EMSCRIPTEN6_TARGET)])
+def test_a_keyboard_interrupt_from_a_callback_does_not_stop_the_pages_loop(target_id):
+    # asyncio lets KeyboardInterrupt out of a callback; the turn that ran it ends with a
+    # traceback on stderr, and the code still waiting on the loop must finish all the same.
+    code = (
+        "import asyncio\n"
+        "def interrupt():\n"
+        "    raise KeyboardInterrupt('from a callback')\n"
+        "asyncio.get_running_loop().call_soon(interrupt)\n"
+        "await asyncio.sleep(0.05, result='survived')\n"
+    )
+    with main_thread_page(built_dist(target_id)) as page:
+        # Before the fix the sleep never ended: the race turns that into an answer.
+        outcome = page.evaluate(
+            "code => Promise.race([wfRun(code), new Promise(done => setTimeout(() => done({error: 'no answer in 20 s'}), 20000))])",
+            code)
+        assert outcome.get("value") == "survived", outcome
+        assert "KeyboardInterrupt: from a callback" in page.inner_text("#out")

@@ -92,7 +92,9 @@ class WebLoop(asyncio.BaseEventLoop):
             for stream in (sys.stdout, sys.stderr):
                 if stream is not None:
                     stream.flush()
-        self._request_turn()
+            # Also when a callback let KeyboardInterrupt out of _run_once (asyncio re-raises it):
+            # the page prints its traceback, and the tasks still waiting must get their next turn.
+            self._request_turn()
 
     def _request_turn(self) -> None:
         if self.is_closed():
