@@ -111,6 +111,11 @@ def test_bench_measures_the_artifact_and_pyodide_in_one_run(invoke_cli, tmp_path
         assert len(subject["node_start"]["values"]) == 2 and 0.05 < subject["node_start"]["median"] < 60
         assert subject["node_peak_rss"]["median"] > 20 * 2**20
         assert len(subject["chromium_start"]["values"]) == 2 and 0.05 < subject["chromium_start"]["median"] < 60
+        # The speed workload ran in both, each kernel timed in both phases of both runs.
+        for phase in ("first", "steady"):
+            speed = subject["node_speed"][phase]
+            assert len(speed["totals"]) == 2 and set(speed["kernels"]) == {"calls", "floats", "strings", "dicts", "json_and_re"}
+            assert 0 < speed["total"] < 120
     # What a browser really fetched is what the size total counts.
     assert ours["chromium_fetched"] == ["python.data", "python.js", "python.wasm"]
     assert sorted(reference["chromium_fetched"]) == sorted(f["name"] for f in reference["files"])
@@ -158,6 +163,8 @@ def test_bench_measures_the_artifact_and_pyodide_in_one_run(invoke_cli, tmp_path
     assert reference["workload"] is None and reference["workload_network"] is None
     assert "workload download" in result.stdout
     ratios = json.loads(report_path.read_text())["ratios"]
-    assert set(ratios) >= {"download_gzip", "node_cold_start", "chromium_cold_start", "node_peak_rss"}
+    assert set(ratios) >= {"download_gzip", "node_cold_start", "chromium_cold_start", "node_peak_rss",
+                           "node_run_time_first", "node_run_time_steady"}
+    assert "Node run time of the speed workload, steady" in result.stdout
     assert f"ratios, {ours['label']} / pyodide 314.0.7:" in result.stdout
     assert ("OVER ITS SIZE BUDGET" in result.stderr) == ours["over_budget"], "the warning comes exactly when over budget"

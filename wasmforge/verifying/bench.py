@@ -1,11 +1,13 @@
-"""`invoke bench`: what an artifact costs a user — bytes to download, time to first output, memory.
+"""`invoke bench`: what an artifact costs a user — bytes to download, time to first output, memory,
+run-time speed.
 
 Measured for the artifact and, with --reference, for an unpacked Pyodide npm package in the same
 run on the same machine, so that the ratios mean something. Sizes are raw, gzip -9 and brotli
 (quality 11: what a static host would pre-compress). Cold start is the time from starting the
 runtime to the first line Python prints — in Node (a new process each run) and in headless
 Chromium (a new browser context each run; the server forbids caching) — as medians of --runs.
-Peak memory is the Node process's maximum resident set size.
+Peak memory is the Node process's maximum resident set size. Run-time speed is speed.py's
+workload under Node, timed inside Python.
 
 The Chromium runs are served as a static host serves them (webserver.py: `Content-Encoding: br` or
 `gzip` as the browser asks), and the bytes Chromium itself counted on the wire (Playwright's
@@ -36,6 +38,7 @@ from wasmforge.verifying import breakdown
 from wasmforge.verifying.breakdown import data_package_files as _data_package_files
 from wasmforge.verifying.runtimes import runtime_for
 from wasmforge.verifying.runtimes.node import node_executable
+from wasmforge.verifying.speed import KERNELS, SPEED_CODE, SpeedSample, run_speed, summarise
 from wasmforge.verifying.runtimes.chromium import chromium_browser
 from wasmforge.verifying.webserver import ENCODED, ENCODINGS, Site, content_type, is_compressible, serving
 
@@ -77,8 +80,8 @@ class Subject(Protocol):
         """The files of the artifact a browser fetches only when code needs them (stdlib packs)."""
         ...
 
-    def node_command(self) -> list[str]:
-        """argv that starts the interpreter under Node and prints MARKER."""
+    def node_command(self, code: str) -> list[str]:
+        """argv that starts the interpreter under Node and runs `code` (FIRST_OUTPUT_CODE prints MARKER)."""
         ...
 
     def chromium_page(self) -> str:
@@ -110,9 +113,10 @@ class EmscriptenBrowserArtifact:
             return []
         return sorted(f"packs/{pack['file']}" for pack in json.loads(index.read_text())["packs"].values())
 
-    def node_command(self) -> list[str]:
-        # The browser build runs under Node too: the stdlib comes from python.data either way.
-        return [node_executable(), str(self.directory / "python.js"), "-c", FIRST_OUTPUT_CODE]
+    def node_command(self, code: str) -> list[str]:
+        # The browser build runs under Node too: the stdlib comes from python.data and the packs,
+        # which Node reads synchronously.
+        return [node_executable(), str(self.directory / "python.js"), "-c", code]
 
     def chromium_page(self) -> str:
         return f"""<!doctype html><meta charset="utf-8"><title>cold start</title>
@@ -167,12 +171,12 @@ class PyodidePackage:
         # ssl, lzma, ...) are packages of its full distribution, which is not here to measure.
         return []
 
-    def node_command(self) -> list[str]:
+    def node_command(self, code: str) -> list[str]:
         module = (self.directory / "pyodide.mjs").as_uri()
         script = (
             f"import {{ loadPyodide }} from {json.dumps(module)};"
             f"const pyodide = await loadPyodide();"
-            f"pyodide.runPython({json.dumps(FIRST_OUTPUT_CODE)});"
+            f"pyodide.runPython({json.dumps(code)});"
         )
         return [node_executable(), "--input-type=module", "-e", script]
 
@@ -334,7 +338,7 @@ class NodeStart:
 
 def node_cold_start(subject: Subject) -> NodeStart:
     """One new Node process: seconds until MARKER is printed, and its peak RSS (from wait4)."""
-    command = subject.node_command()
+    command = subject.node_command(FIRST_OUTPUT_CODE)
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=subject.directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
@@ -468,6 +472,7 @@ class SubjectReport:
     full: FileSize
     node_start: Sample | None = None
     node_peak_rss: Sample | None = None
+    node_speed: SpeedSample | None = None
     chromium_start: Sample | None = None
     chromium_fetched: list[str] = field(default_factory=list)
     network: NetworkBytes | None = None
@@ -512,6 +517,9 @@ def measure(subject: Subject, request: BenchRequest) -> SubjectReport:
         starts = [node_cold_start(subject) for _ in range(request.runs)]
         report.node_start = Sample.of([s.seconds for s in starts])
         report.node_peak_rss = Sample.of([float(s.peak_rss_bytes) for s in starts])
+        log.info(f"==> {subject.label}: Node run-time speed × {request.runs} ({', '.join(KERNELS)})")
+        report.node_speed = summarise([run_speed(subject.label, subject.node_command(SPEED_CODE), subject.directory)
+                                       for _ in range(request.runs)])
     if request.chromium:
         log.info(f"==> {subject.label}: Chromium cold start × {request.runs}")
         seconds, fetched, network = chromium_cold_starts(subject, request.runs)
@@ -576,6 +584,10 @@ def format_reports(reports: list[SubjectReport]) -> str:
             lines.append(f"  Node cold start to first output: median {_ms(report.node_start.median)} "
                          f"(min {_ms(report.node_start.low)}, max {_ms(report.node_start.high)}, {len(report.node_start.values)} runs); "
                          f"peak RSS median {report.node_peak_rss.median / 2**20:.1f} MiB")
+        if report.node_speed is not None:
+            for phase, sample in (("first", report.node_speed.first), ("steady", report.node_speed.steady)):
+                kernels = ", ".join(f"{name} {_ms(seconds)}" for name, seconds in sample.kernels.items())
+                lines.append(f"  Node run time of the speed workload, {phase}: median {_ms(sample.total)} ({kernels})")
         if report.chromium_start is not None:
             lines.append(f"  Chromium cold start to first output: median {_ms(report.chromium_start.median)} "
                          f"(min {_ms(report.chromium_start.low)}, max {_ms(report.chromium_start.high)}); fetched {', '.join(report.chromium_fetched)}")
@@ -597,6 +609,8 @@ def format_reports(reports: list[SubjectReport]) -> str:
         lines.append(f"  full artifact gzip {ratio(ours.full.gzip, reference.full.gzip)}, brotli {ratio(ours.full.brotli, reference.full.brotli)}")
         lines.append(f"  Node cold start {ratio(_median(ours.node_start), _median(reference.node_start))}, "
                      f"Node peak RSS {ratio(_median(ours.node_peak_rss), _median(reference.node_peak_rss))}, "
+                     f"Node run time first {ratio(_speed_total(ours, 'first'), _speed_total(reference, 'first'))}, "
+                     f"steady {ratio(_speed_total(ours, 'steady'), _speed_total(reference, 'steady'))}, "
                      f"Chromium cold start {ratio(_median(ours.chromium_start), _median(reference.chromium_start))}")
     return "\n".join(lines)
 
@@ -676,9 +690,17 @@ def reports_json(reports: list[SubjectReport], runs: int) -> dict[str, Any]:
             "download_transferred": _safe_ratio(_network_body(ours), _network_body(reference)),
             "node_cold_start": _safe_ratio(_median(ours.node_start), _median(reference.node_start)),
             "node_peak_rss": _safe_ratio(_median(ours.node_peak_rss), _median(reference.node_peak_rss)),
+            "node_run_time_first": _safe_ratio(_speed_total(ours, "first"), _speed_total(reference, "first")),
+            "node_run_time_steady": _safe_ratio(_speed_total(ours, "steady"), _speed_total(reference, "steady")),
             "chromium_cold_start": _safe_ratio(_median(ours.chromium_start), _median(reference.chromium_start)),
         }
     return data
+
+
+def _speed_total(report: SubjectReport, phase: str) -> float | None:
+    if report.node_speed is None:
+        return None
+    return (report.node_speed.first if phase == "first" else report.node_speed.steady).total
 
 
 def _network_body(report: SubjectReport) -> float | None:
