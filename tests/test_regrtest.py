@@ -195,6 +195,32 @@ def test_an_expectations_file_needs_a_reason_for_every_entry(tmp_path):
         regrtest.load_expectations(path)
 
 
+def test_a_failure_fixed_by_a_newer_sdk_is_expected_only_on_older_ones(tmp_path):
+    path = tmp_path / "regrtest.json"
+    path.write_text(json.dumps({"fail": {
+        "test.test_time.TimeTestCase.test_strftime_invalid_format": {"reason": "strftime drops a trailing %", "sdk_before": "6.0.5"},
+        "test.test_os.UtimeTests": "one timestamp",
+    }}))
+    assert set(regrtest.load_expectations(path, "3.1.69").fail) == {
+        "test.test_time.TimeTestCase.test_strftime_invalid_format", "test.test_os.UtimeTests"}
+    assert regrtest.load_expectations(path, "3.1.69").fail["test.test_time.TimeTestCase.test_strftime_invalid_format"] == "strftime drops a trailing %"
+    # On 6.0.5 and later the test must pass: an entry that no longer applies is no expectation.
+    assert set(regrtest.load_expectations(path, "6.0.5").fail) == {"test.test_os.UtimeTests"}
+    assert set(regrtest.load_expectations(path, "19.1.7").fail) == {"test.test_os.UtimeTests"}
+    # Without a version (checking the file itself), every entry counts.
+    assert len(regrtest.load_expectations(path).fail) == 2
+
+
+def test_a_scoped_failure_needs_a_reason_and_a_version(tmp_path):
+    path = tmp_path / "regrtest.json"
+    for entry, message in (({"reason": "x", "sdk_before": "six"}, r"sdk_before must be a version such as \"6.0.5\", not 'six'"),
+                           ({"reason": "x"}, "give a reason string, or exactly reason and sdk_before"),
+                           ({"reason": " ", "sdk_before": "4.0"}, "give the reason as a non-empty string")):
+        path.write_text(json.dumps({"fail": {"test_os": entry}}))
+        with pytest.raises(RegrtestError, match=rf"\$.fail\['test_os'\]: {message}"):
+            regrtest.load_expectations(path, "3.1.69")
+
+
 def test_a_test_edit_drops_one_named_line_with_a_reason_and_fails_loudly_when_the_line_moved(tmp_path):
     path = tmp_path / "regrtest.json"
     init = "test/test_asyncio/__init__.py"

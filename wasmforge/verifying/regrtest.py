@@ -75,17 +75,21 @@ def expectations_path(ws: Workspace, target: Target) -> Path:
     return tests / f"{base}.json"
 
 
-def load_expectations(path: Path) -> Expectations:
+def load_expectations(path: Path, sdk_version: str | None = None) -> Expectations:
+    """The file's expectations; with `sdk_version`, a `fail` entry that gives `sdk_before` counts
+    only for a target whose SDK is older than that (one file serves every SDK version of a flavor,
+    and a newer SDK fixes some failures)."""
     if not path.is_file():
         raise RegrtestError(f"{path}: no regression test expectations for this target; create it (see docs/testing-and-bench.md)")
     data = read_json(path, RegrtestError, "expectations file")
     unknown = set(data) - {"$comment", "default", "skip", "fail", "support_files", "test_edits"}
     if unknown:
         raise RegrtestError(f"{path}: unknown keys {sorted(unknown)} (allowed: default, skip, fail, support_files, test_edits)")
-    for section in ("skip", "fail", "support_files"):
+    for section in ("skip", "support_files"):
         for key, reason in data.get(section, {}).items():
             if not isinstance(reason, str) or not reason.strip():
                 raise RegrtestError(f"{path}: $.{section}['{key}']: give the reason as a non-empty string")
+    fail = _failures(path, data.get("fail", {}), sdk_version)
     both = set(data.get("skip", {})) & set(data.get("fail", {}))
     if both:
         raise RegrtestError(f"{path}: {sorted(both)} are in both skip and fail; keep one")
@@ -93,10 +97,37 @@ def load_expectations(path: Path) -> Expectations:
         path=path,
         default=tuple(data.get("default", [])),
         skip=dict(data.get("skip", {})),
-        fail=dict(data.get("fail", {})),
+        fail=fail,
         support_files=dict(data.get("support_files", {})),
         test_edits=_test_edits(path, data.get("test_edits", {})),
     )
+
+
+def _failures(path: Path, data: dict[str, object], sdk_version: str | None) -> dict[str, str]:
+    """id -> reason for every expected failure that applies to `sdk_version` (all when None)."""
+    failures = {}
+    for key, entry in data.items():
+        where = f"{path}: $.fail['{key}']"
+        if isinstance(entry, dict):
+            if set(entry) != {"reason", "sdk_before"}:
+                raise RegrtestError(f"{where}: give a reason string, or exactly reason and sdk_before")
+            reason, before = entry["reason"], entry["sdk_before"]
+            if not isinstance(before, str) or _VERSION.fullmatch(before) is None:
+                raise RegrtestError(f"{where}: sdk_before must be a version such as \"6.0.5\", not {before!r}")
+        else:
+            reason, before = entry, None
+        if not isinstance(reason, str) or not reason.strip():
+            raise RegrtestError(f"{where}: give the reason as a non-empty string")
+        if before is None or sdk_version is None or _version_key(sdk_version) < _version_key(before):
+            failures[key] = reason
+    return failures
+
+
+_VERSION = re.compile(r"\d+(\.\d+)*")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def _test_edits(path: Path, data: object) -> dict[str, SuiteEdit]:
@@ -693,7 +724,7 @@ def run_regrtest(ws: Workspace, target: Target, runtime: Runtime, request: Regrt
     if not (dist / "manifest.json").is_file():
         raise RegrtestError(f"{dist}: no artifact; run `invoke build --target {target.id}` first")
     runtime.check()
-    expectations = load_expectations(expectations_path(ws, target))
+    expectations = load_expectations(expectations_path(ws, target), target.sdk.version)
     tarball = source_tarball(ws, dist)
     log.info(f"reading Lib/test from {tarball.name} …")
     sources = suite_sources(tarball, expectations)
