@@ -37,9 +37,9 @@ from wasmforge.model.matrix_report import PAGE_START_FILES
 from wasmforge.verifying import breakdown
 from wasmforge.verifying.breakdown import data_package_files as _data_package_files
 from wasmforge.verifying.runtimes import runtime_for
-from wasmforge.verifying.runtimes.node import node_executable
-from wasmforge.verifying.speed import KERNELS, SPEED_CODE, SpeedSample, run_speed, summarise
 from wasmforge.verifying.runtimes.chromium import chromium_browser
+from wasmforge.verifying.runtimes.node import node_executable
+from wasmforge.verifying.speed import KERNELS, PHASES, SPEED_CODE, SpeedSample, run_speed, summarise
 from wasmforge.verifying.webserver import ENCODED, ENCODINGS, Site, content_type, is_compressible, serving
 
 MARKER = "wf-first-output"
@@ -585,7 +585,8 @@ def format_reports(reports: list[SubjectReport]) -> str:
                          f"(min {_ms(report.node_start.low)}, max {_ms(report.node_start.high)}, {len(report.node_start.values)} runs); "
                          f"peak RSS median {report.node_peak_rss.median / 2**20:.1f} MiB")
         if report.node_speed is not None:
-            for phase, sample in (("first", report.node_speed.first), ("steady", report.node_speed.steady)):
+            for phase in PHASES:
+                sample = report.node_speed.phase(phase)
                 kernels = ", ".join(f"{name} {_ms(seconds)}" for name, seconds in sample.kernels.items())
                 lines.append(f"  Node run time of the speed workload, {phase}: median {_ms(sample.total)} ({kernels})")
         if report.chromium_start is not None:
@@ -698,9 +699,7 @@ def reports_json(reports: list[SubjectReport], runs: int) -> dict[str, Any]:
 
 
 def _speed_total(report: SubjectReport, phase: str) -> float | None:
-    if report.node_speed is None:
-        return None
-    return (report.node_speed.first if phase == "first" else report.node_speed.steady).total
+    return report.node_speed.phase(phase).total if report.node_speed is not None else None
 
 
 def _network_body(report: SubjectReport) -> float | None:

@@ -19,6 +19,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from packaging.version import Version
+
 from wasmforge.core import log
 from wasmforge.core.cache import Pin
 from wasmforge.core.errors import RegrtestError
@@ -118,16 +120,13 @@ def _failures(path: Path, data: dict[str, object], sdk_version: str | None) -> d
             reason, before = entry, None
         if not isinstance(reason, str) or not reason.strip():
             raise RegrtestError(f"{where}: give the reason as a non-empty string")
-        if before is None or sdk_version is None or _version_key(sdk_version) < _version_key(before):
+        # Compared as the matrix compares SDK versions (packaging's Version: 6.0 == 6.0.0).
+        if before is None or sdk_version is None or Version(sdk_version) < Version(before):
             failures[key] = reason
     return failures
 
 
 _VERSION = re.compile(r"\d+(\.\d+)*")
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
 
 
 def _test_edits(path: Path, data: object) -> dict[str, SuiteEdit]:
