@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,31 +18,17 @@ from wasmforge.core.errors import IntegrityError, WheelError
 from wasmforge.model.wheel_lock import load_lock
 from wasmforge.model.wheel_tags import ArtifactTags, artifact_tags, check_wheel_fits
 from wasmforge.model.workspace import Workspace
+from wasmforge.releasing.publish import PublishRequest, publish
+from wasmforge.releasing.publisher_state import PublisherState
+from wasmforge.releasing.stores import open_writable_store
+from wasmforge.releasing.wheel_release import WheelSet
 
 from .conftest import NEEDS_NODE, NODE_TARGET, ROOT, WASI_TARGET, built_dist, run_invoke
+from .publish_support import static_mirror  # noqa: F401 (a fixture)
+from .wheel_support import OUR_TAG, fake_wheel
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 NODE_TAGS = ArtifactTags(target_id=NODE_TARGET, platform="emscripten-3.1.69-wasm32", python="cp313", abi="cp313")
-OUR_TAG = "cp313-cp313-emscripten_3_1_69_wasm32"
-
-
-def fake_wheel(path: Path, files: dict[str, bytes], *, tag: str = OUR_TAG, reverse: bool = False,
-               date: tuple[int, ...] = (2020, 1, 1, 0, 0, 0), record: bool = True) -> Path:
-    """A wheel as a backend might write one: any order, any timestamps, RECORD optional."""
-    dist_info = "demo-1.0.dist-info"
-    entries = {**files, f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nTag: {tag}\n".encode(),
-               f"{dist_info}/METADATA": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"}
-    if record:
-        lines = [f"{name},{wheel_archive.record_hash(data)},{len(data)}" for name, data in entries.items()]
-        entries[f"{dist_info}/RECORD"] = ("\n".join(lines + [f"{dist_info}/RECORD,,"]) + "\n").encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name in sorted(entries, reverse=reverse):
-            info = zipfile.ZipInfo(name, date_time=date)
-            info.external_attr = 0o100600 << 16
-            archive.writestr(info, entries[name])
-    return path
-
-
 # --- tags ----------------------------------------------------------------------------------------
 
 
@@ -259,6 +246,27 @@ def test_installed_into_a_copy_of_the_node_artifact_the_compiled_code_is_what_ru
         "msgpack": [{"n": [1, 2.5, "x"]}, "msgpack._cmsgpack"],
         "bitarray": [12, "dddd", "bitarray"],
     }
+
+
+@pytest.mark.docker
+@NEEDS_NODE
+def test_published_with_the_node_artifact_pip_finds_all_three_through_the_simple_index(node_wheels, tmp_path, static_mirror):
+    """`invoke publish --wheels`, then pip on another machine: the release's PEP 503 index."""
+    from .publish_support import make_keys
+    from .test_publish_wheels import pip_download
+
+    keys = make_keys(tmp_path / "keys")
+    store = tmp_path / "store"
+    request = PublishRequest(
+        target_id=NODE_TARGET, dist=built_dist(NODE_TARGET), version="v1", key=keys.signing, schema=ROOT / "schemas" / "index.schema.json",
+        now=datetime.now(timezone.utc), state=PublisherState(tmp_path / "state.json"),
+        wheels=WheelSet(paths=tuple(node_wheels.values()), tags=NODE_TAGS),
+    )
+    publish(open_writable_store(str(store)), request)
+    index = f"{static_mirror(store)}/releases/v1/{NODE_TARGET}/simple/"
+    got = pip_download(index, tmp_path / "got", "MarkupSafe", "msgpack", "bitarray")
+    assert got.returncode == 0, got.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "got").iterdir()} == {w.name: w.read_bytes() for w in node_wheels.values()}
 
 
 # The documented way for a page (docs/extension-modules.md): fetch each wheel into emscripten's

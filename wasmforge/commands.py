@@ -12,7 +12,9 @@ from pathlib import Path
 from wasmforge.building import (build, build_many, fetch, reproduce, toolchain_image, toolchain_registry, wheel_build,
                                 wheel_fetch, wheel_install, xbuildenv)
 from wasmforge.core import log
-from wasmforge.core.errors import BudgetError, ManifestError, RuntimeUnavailableError, SignatureError, WheelError
+from wasmforge.core.errors import (
+    BudgetError, ManifestError, PublishError, RuntimeUnavailableError, SignatureError, WheelError,
+)
 from wasmforge.core.files import write_atomic, write_json_atomic
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model import matrix_report
@@ -29,6 +31,7 @@ from wasmforge.releasing.publisher_state import PublisherState
 from wasmforge.releasing.pull import PullRequest, TransferLimits, pull
 from wasmforge.releasing.release_index import LATEST
 from wasmforge.releasing.stores import open_store, open_writable_store
+from wasmforge.releasing.wheel_release import WheelSet
 from wasmforge.rendering import bake, dockerfile, nix, workflow
 from wasmforge.rendering.generated import stale_files, write_rendered
 
@@ -180,7 +183,7 @@ def cmd_wheel(ws: Workspace, target: Target, spec: str, check: bool) -> int:
         xbuildenv=environment,
         source_date_epoch=int(environment.info["artifact"]["source_date_epoch"]),
         work_root=ws.paths.build / "wheels" / target.id,
-        out_dir=ws.paths.dist / "wheels" / target.id,
+        out_dir=ws.paths.wheels_of(target),
     )
     if check:
         built, _ = wheel_build.check_reproducible(sdist, request, ws.cache)
@@ -275,7 +278,7 @@ def cmd_keygen(out: Path) -> int:
 
 def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: str | None, dist: str | None,
                 key_path: str | None, expires_days: int, recover_from: int | None = None,
-                serve_urls: tuple[str, ...] = ()) -> int:
+                serve_urls: tuple[str, ...] = (), with_wheels: bool = False) -> int:
     now = datetime.now(timezone.utc)
     request = PublishRequest(
         target_id=target.id,
@@ -288,9 +291,22 @@ def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: s
         expires_in=timedelta(days=expires_days),
         recover_from=recover_from,
         serve_urls=serve_urls,
+        wheels=_wheels_to_publish(ws, target) if with_wheels else None,
     )
-    publish(open_writable_store(store_url or ws.paths.default_store), request)
+    result = publish(open_writable_store(store_url or ws.paths.default_store), request)
+    if request.wheels is not None and Path(result.location).is_dir():
+        print(f"wheels: pip download --index-url {Path(result.location).resolve().as_uri()}/simple/ "
+              f"--only-binary=:all: --platform {request.wheels.tags.platform_tag} NAME")
     return 0
+
+
+def _wheels_to_publish(ws: Workspace, target: Target) -> WheelSet:
+    tags = artifact_tags(target)
+    folder = ws.paths.wheels_of(target)
+    wheels = tuple(sorted(folder.glob("*.whl"))) if folder.is_dir() else ()
+    if not wheels:
+        raise PublishError(f"{folder}: no wheels to publish; build some with `invoke wheel --target {target.id} NAME==VERSION`")
+    return WheelSet(paths=wheels, tags=tags)
 
 
 def cmd_pull(ws: Workspace, target: Target, version: str | None, store_url: str | None, dest: str | None,

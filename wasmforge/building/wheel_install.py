@@ -47,11 +47,20 @@ def prepare_prefix(dist: Path, dest: Path, target_id: str) -> None:
         raise WheelError(f"{dest}: holds {found}, not {target_id}")
 
 
+def checked_wheel(wheel: Path, tags: ArtifactTags) -> dict[str, bytes]:
+    """The wheel's files under the names they install as, once its tags fit the artifact and
+    every file matches its RECORD line (what install and publish both require)."""
+    check_wheel_fits(wheel.name, tags)
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            return _verified_files(wheel, archive)
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise WheelError(f"{wheel}: not a readable wheel ({exc})") from None
+
+
 def install_wheel(wheel: Path, site: Path, tags: ArtifactTags) -> list[str]:
     """Unpack one checked wheel into `site`; return the top-level names it added."""
-    check_wheel_fits(wheel.name, tags)
-    with zipfile.ZipFile(wheel) as archive:
-        files = _verified_files(wheel, archive)
+    files = checked_wheel(wheel, tags)
     tops = sorted({PurePosixPath(name).parts[0] for name in files})
     clashes = [top for top in tops if (site / top).exists()]
     if clashes:

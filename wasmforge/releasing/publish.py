@@ -28,6 +28,7 @@ from wasmforge.releasing.release_index import (
 )
 from wasmforge.releasing.signing import SigningKey
 from wasmforge.releasing.stores import SignedIndex, WritableStore
+from wasmforge.releasing.wheel_release import WheelSet, stage_wheels
 
 DEFAULT_EXPIRY = timedelta(days=30)
 # The schema's limits on serve_urls.
@@ -52,6 +53,8 @@ class PublishRequest:
     # The URLs the store is meant to be served from (--serve-url); when given they replace the
     # index's list, when empty the index keeps the list it has (if any).
     serve_urls: tuple[str, ...] = ()
+    # Wheels built for this artifact, published in the same release with a PEP 503 index.
+    wheels: WheelSet | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +127,8 @@ def _check_request(request: PublishRequest) -> None:
             f"--expires-days must be between 1 and {MAX_LIFETIME.days} (pull refuses an index valid for longer), "
             f"not {request.expires_in.days}"
         )
+    if request.wheels is not None and request.wheels.tags.target_id != request.target_id:
+        raise PublishError(f"wheels for {request.wheels.tags.target_id} cannot be published with {request.target_id}")
     if request.recover_from is not None and request.recover_from < 0:
         raise PublishError(f"--recover-from must be an index version (0 or more), not {request.recover_from}")
 
@@ -213,10 +218,13 @@ def _stage_release(request: PublishRequest, staging: Path, now: datetime) -> Rel
     manifest = _stage_dist(request.dist, request.target_id, staging)
     checksums = (staging / CHECKSUMS).read_bytes()
     (staging / CHECKSUMS_SIGNATURE).write_bytes(request.key.sign(checksums))
-    manifest_record = _record(staging / MANIFEST)
+    manifest_record = _record(staging, MANIFEST)
     subjects = subjects_for(manifest, manifest_record.sha256, manifest_record.size)
     (staging / PROVENANCE).write_bytes(statement_bytes(manifest, subjects))
-    files = (*subjects, *(_record(staging / name) for name in (CHECKSUMS, CHECKSUMS_SIGNATURE, PROVENANCE)))
+    extras = [CHECKSUMS, CHECKSUMS_SIGNATURE, PROVENANCE]
+    if request.wheels is not None:
+        extras += stage_wheels(request.wheels, staging)
+    files = (*subjects, *(_record(staging, name) for name in extras))
     target = manifest.target
     return Release(
         version=request.version,
@@ -258,7 +266,7 @@ def _stage_dist(dist: Path, target_id: str, staging: Path) -> Manifest:
     _copy_hashed(dist / MANIFEST, staging / MANIFEST, dist)
     _copy_hashed(dist / CHECKSUMS, staging / CHECKSUMS, dist)
     expected = "".join(f"{o.sha256}  {o.name}\n" for o in manifest.outputs)
-    expected += f"{_record(staging / MANIFEST).sha256}  {MANIFEST}\n"
+    expected += f"{_record(staging, MANIFEST).sha256}  {MANIFEST}\n"
     if (staging / CHECKSUMS).read_text(encoding="utf-8", errors="replace") != expected:
         raise PublishError(f"{dist}/{CHECKSUMS} does not match manifest.json; rebuild the dist directory")
     return manifest
@@ -279,8 +287,9 @@ def _copy_hashed(source: Path, target: Path, dist: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _record(path: Path) -> ReleaseFile:
-    return ReleaseFile(name=path.name, size=path.stat().st_size, sha256=sha256_file(path))
+def _record(staging: Path, name: str) -> ReleaseFile:
+    path = staging / name
+    return ReleaseFile(name=name, size=path.stat().st_size, sha256=sha256_file(path))
 
 
 def _write_index(store: WritableStore, index: ReleaseIndex, request: PublishRequest) -> bytes:

@@ -4,8 +4,9 @@
     current -> index-versions/<sha256>   the folder holding the current pair, swapped in one rename
     .publish.lock                        taken by publishers (core/locks.py)
     blobs/sha256/<hex>                   every file of every release, by content
-    releases/<version>/<target>/         SHA256SUMS, SHA256SUMS.sig and provenance.intoto.json,
-                                         under readable names for people and shell tools
+    releases/<version>/<target>/         SHA256SUMS, SHA256SUMS.sig, provenance.intoto.json and
+                                         any wheels/ and simple/ (a PEP 503 index), under readable
+                                         names for people, shell tools and pip
 """
 
 import hashlib
@@ -22,6 +23,7 @@ from wasmforge.core.files import copy_atomic, fsync_directory, write_atomic
 from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import CHECKSUMS
 from wasmforge.releasing.release_index import CHECKSUMS_SIGNATURE, INDEX, INDEX_SIGNATURE, PROVENANCE, Release
+from wasmforge.releasing.wheel_release import is_wheel_file
 from .base import MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES, SignedIndex, check_digest, read_limited
 
 RELEASE_COPIES = (CHECKSUMS, CHECKSUMS_SIGNATURE, PROVENANCE)
@@ -78,7 +80,8 @@ class DirectoryStore:
             self._put_blob(files / item.name, item.sha256)
         readable = self.root / "releases" / release.version / release.target
         readable.mkdir(parents=True, exist_ok=True)
-        for name in RELEASE_COPIES:
+        for name in [*RELEASE_COPIES, *(item.name for item in release.files if is_wheel_file(item.name))]:
+            (readable / name).parent.mkdir(parents=True, exist_ok=True)
             copy_atomic(files / name, readable / name, mode=0o644)
         return str(readable)
 
