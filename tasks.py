@@ -224,16 +224,18 @@ def keygen(c, out):
                      "the store anywhere else. Replaces the index's list; omitted, the list is kept.",
         "wheels": "Also publish every wheel in dist/wheels/<target-id>/ (from `invoke wheel`) in the release, "
                   "checked like an install, with a PEP 503 simple index over them.",
+        "xbuildenv": "Also publish the target's cross-build environment (made from its build image when missing); "
+                     "a directory store lists it in cross-build-environments.json.",
     },
     iterable=["serve_url"],
 )
 def publish(c, target="emscripten-browser", store=None, version=None, dist=None, key=None, expires_days=30,
-            recover_from=None, serve_url=None, wheels=False):
+            recover_from=None, serve_url=None, wheels=False, xbuildenv=False):
     """Publish dist/<target-id>/ as a signed release: blobs by sha256, SHA256SUMS, provenance, index."""
     recover = int(recover_from) if recover_from is not None else None
     urls = tuple(serve_url or ())
     _run(lambda: commands.cmd_publish(*_resolved_one(target), store, version, dist, key, int(expires_days), recover,
-                                      urls, wheels))
+                                      urls, wheels, xbuildenv))
 
 
 @task(

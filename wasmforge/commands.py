@@ -278,7 +278,7 @@ def cmd_keygen(out: Path) -> int:
 
 def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: str | None, dist: str | None,
                 key_path: str | None, expires_days: int, recover_from: int | None = None,
-                serve_urls: tuple[str, ...] = (), with_wheels: bool = False) -> int:
+                serve_urls: tuple[str, ...] = (), with_wheels: bool = False, with_xbuildenv: bool = False) -> int:
     now = datetime.now(timezone.utc)
     request = PublishRequest(
         target_id=target.id,
@@ -292,12 +292,21 @@ def cmd_publish(ws: Workspace, target: Target, store_url: str | None, version: s
         recover_from=recover_from,
         serve_urls=serve_urls,
         wheels=_wheels_to_publish(ws, target) if with_wheels else None,
+        xbuildenv=_xbuildenv_to_publish(ws, target, dist) if with_xbuildenv else None,
     )
     result = publish(open_writable_store(store_url or ws.paths.default_store), request)
     if request.wheels is not None and Path(result.location).is_dir():
         print(f"wheels: pip download --index-url {Path(result.location).resolve().as_uri()}/simple/ "
               f"--only-binary=:all: --platform {request.wheels.tags.platform_tag} NAME")
     return 0
+
+
+def _xbuildenv_to_publish(ws: Workspace, target: Target, dist: str | None) -> Path:
+    """The environment of dist/<target-id>/, made when missing or stale; for another --dist, the
+    one in dist/xbuildenv/, which publish checks describes that dist."""
+    if dist is None:
+        return ensure_xbuildenv(ws, target).path
+    return xbuildenv.xbuildenv_path(ws.paths.dist, target)
 
 
 def _wheels_to_publish(ws: Workspace, target: Target) -> WheelSet:

@@ -29,6 +29,7 @@ from wasmforge.releasing.release_index import (
 from wasmforge.releasing.signing import SigningKey
 from wasmforge.releasing.stores import SignedIndex, WritableStore
 from wasmforge.releasing.wheel_release import WheelSet, stage_wheels
+from wasmforge.releasing.xbuildenv_release import stage_xbuildenv
 
 DEFAULT_EXPIRY = timedelta(days=30)
 # The schema's limits on serve_urls.
@@ -55,6 +56,8 @@ class PublishRequest:
     serve_urls: tuple[str, ...] = ()
     # Wheels built for this artifact, published in the same release with a PEP 503 index.
     wheels: WheelSet | None = None
+    # The artifact's cross-build environment (`invoke xbuildenv`), published in the same release.
+    xbuildenv: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +225,8 @@ def _stage_release(request: PublishRequest, staging: Path, now: datetime) -> Rel
     subjects = subjects_for(manifest, manifest_record.sha256, manifest_record.size)
     (staging / PROVENANCE).write_bytes(statement_bytes(manifest, subjects))
     extras = [CHECKSUMS, CHECKSUMS_SIGNATURE, PROVENANCE]
+    if request.xbuildenv is not None:
+        extras.append(stage_xbuildenv(request.xbuildenv, request.target_id, manifest_record.sha256, staging))
     if request.wheels is not None:
         extras += stage_wheels(request.wheels, staging)
     files = (*subjects, *(_record(staging, name) for name in extras))

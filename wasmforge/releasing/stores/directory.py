@@ -1,15 +1,18 @@
 """A store in a local directory; serve that directory over HTTP and it is a read-only mirror.
 
     index.json, index.json.sig           the signed index of every release: symlinks into current/
+    cross-build-environments.json        every published cross-build environment (derived from
+                                         the index, swapped with it: a symlink into current/)
     current -> index-versions/<sha256>   the folder holding the current pair, swapped in one rename
     .publish.lock                        taken by publishers (core/locks.py)
     blobs/sha256/<hex>                   every file of every release, by content
-    releases/<version>/<target>/         SHA256SUMS, SHA256SUMS.sig, provenance.intoto.json and
-                                         any wheels/ and simple/ (a PEP 503 index), under readable
-                                         names for people, shell tools and pip
+    releases/<version>/<target>/         SHA256SUMS, SHA256SUMS.sig, provenance.intoto.json, and
+                                         any xbuildenv, wheels/ and simple/ (a PEP 503 index), under
+                                         readable names for people, shell tools and pip
 """
 
 import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -24,6 +27,7 @@ from wasmforge.core.hashing import sha256_file
 from wasmforge.model.manifest import CHECKSUMS
 from wasmforge.releasing.release_index import CHECKSUMS_SIGNATURE, INDEX, INDEX_SIGNATURE, PROVENANCE, Release
 from wasmforge.releasing.wheel_release import is_wheel_file
+from wasmforge.releasing.xbuildenv_release import ENVIRONMENTS, environment_name, environments_document
 from .base import MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES, SignedIndex, check_digest, read_limited
 
 RELEASE_COPIES = (CHECKSUMS, CHECKSUMS_SIGNATURE, PROVENANCE)
@@ -80,7 +84,8 @@ class DirectoryStore:
             self._put_blob(files / item.name, item.sha256)
         readable = self.root / "releases" / release.version / release.target
         readable.mkdir(parents=True, exist_ok=True)
-        for name in [*RELEASE_COPIES, *(item.name for item in release.files if is_wheel_file(item.name))]:
+        extras = [item.name for item in release.files if is_wheel_file(item.name) or item.name == environment_name(release.target)]
+        for name in [*RELEASE_COPIES, *extras]:
             (readable / name).parent.mkdir(parents=True, exist_ok=True)
             copy_atomic(files / name, readable / name, mode=0o644)
         return str(readable)
@@ -95,10 +100,12 @@ class DirectoryStore:
         folder = self.root / VERSIONS / name
         write_atomic(folder / INDEX, signed.data, mode=0o644)
         write_atomic(folder / INDEX_SIGNATURE, signed.signature, mode=0o644)
+        releases = [Release.from_json(item) for item in json.loads(signed.data)["releases"]]
+        write_atomic(folder / ENVIRONMENTS, environments_document(releases), mode=0o644)
         faults.point("store-index-pair-written")
         _symlink_atomic(self.root / CURRENT, f"{VERSIONS}/{name}")
         # The fixed names only change once, when a store of plain files is first written this way.
-        for fixed in (INDEX, INDEX_SIGNATURE):
+        for fixed in (INDEX, INDEX_SIGNATURE, ENVIRONMENTS):
             if not self._links_to_current(fixed):
                 _symlink_atomic(self.root / fixed, f"{CURRENT}/{fixed}")
         self._prune(keep=name)
