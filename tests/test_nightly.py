@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from wasmforge.core.hashing import sha256_file
 from wasmforge.model.workspace import Workspace
 from wasmforge.releasing.nightly import nightly_epoch, nightly_version
 from wasmforge.releasing.signing import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME
@@ -59,6 +60,9 @@ def test_a_published_nightly_reproduces_from_the_store(invoke_cli, tmp_path):
     assert {"python.data", "python.js", "python.wasm"} <= {row[0] for row in table}
     assert all(row[-1] == "ok" for row in table), reproduced.stdout
     pulled = tmp_path / "rebuild" / "published"
+    [environment] = json.loads((store / "cross-build-environments.json").read_text())["environments"]
+    assert (environment["version"], environment["target"]) == (f"nightly-{NIGHT}", BROWSER_TARGET)
+    assert environment["sha256"] == sha256_file(pulled / f"xbuildenv-{BROWSER_TARGET}.tar.gz"), "published and pulled verified"
     for name in ("python.js", "python.wasm", "python.data"):
         assert (pulled / name).read_bytes() == (nightly_dist / name).read_bytes()
         assert Path(tmp_path / "rebuild" / "rebuild" / "dist" / name).read_bytes() == (nightly_dist / name).read_bytes()

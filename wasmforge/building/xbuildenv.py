@@ -77,9 +77,14 @@ def xbuildenv_path(dist_root: Path, target: Target) -> Path:
     return dist_root / "xbuildenv" / f"xbuildenv-{target.id}.tar.gz"
 
 
+def has_xbuildenv(target: Target) -> bool:
+    """WASI builds embed; emscripten builds need dynamic linking to load what is built against them."""
+    return target.sdk.kind == "wasi" or target.has_flag("dynamic-linking")
+
+
 def make_xbuildenv(target: Target, dist: Path, destination: Path) -> Xbuildenv:
     """Read the build image of `target`, check it built `dist`, write the archive atomically."""
-    if target.sdk.kind != "wasi" and not target.has_flag("dynamic-linking"):
+    if not has_xbuildenv(target):
         raise XbuildenvError(f"{target.id}: has no dynamic-linking flag, so it cannot load side modules; no cross-build environment")
     manifest = read_manifest(dist / MANIFEST)
     image = f"wasmforge-build:{target.id}"

@@ -1,5 +1,6 @@
 """Nightlies: build the supported targets with that night's SOURCE_DATE_EPOCH, smoke-test,
-publish as nightly-YYYY-MM-DD; and reproduce a published release from its store."""
+publish as nightly-YYYY-MM-DD with each build's cross-build environment; and reproduce a
+published release from its store."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from wasmforge.building.build import BuildSettings, build_target
 from wasmforge.building.reproduce import ReproduceResult, reproduce
+from wasmforge.building.xbuildenv import has_xbuildenv, make_xbuildenv, xbuildenv_path
 from wasmforge.model.matrix import Target
 from wasmforge.model.plan import plan_for
 from wasmforge.model.workspace import Workspace
@@ -46,10 +48,13 @@ def run_nightly(ws: Workspace, targets: list[Target], day: date, store_url: str,
         plan = plan_for(ws, target, source_date_epoch=nightly_epoch(day))
         build_target(ws, plan, BuildSettings(jobs=settings.jobs, nocache=settings.nocache, dist_dir=dist))
         smoke = smoke_test(target, dist)
+        # Published with its artifact, as a nightly cross-build environment for package builders.
+        environment = make_xbuildenv(target, dist, xbuildenv_path(dist.parent, target)) if has_xbuildenv(target) else None
         publish(open_writable_store(store_url), PublishRequest(
             target_id=target.id, dist=dist, version=version, key=key,
             schema=ws.paths.schemas / "index.schema.json", now=datetime.now(timezone.utc),
             state=PublisherState(ws.paths.publish_state, ws.paths.lock_timeout()),
+            xbuildenv=environment.path if environment is not None else None,
         ))
         results.append(NightlyResult(target=target, version=version, dist=dist, smoke=smoke))
     return results
