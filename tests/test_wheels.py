@@ -344,3 +344,22 @@ def test_in_headless_chromium_a_page_unpacks_the_same_wheels_and_the_compiled_co
     report = next(line for line in output.splitlines() if line.startswith("{"))
     assert json.loads(report)["compiled"] == [True, True, True], output
     assert json.loads(report)["bitarray"] == [12, "dddd", "bitarray"], output
+
+
+@pytest.mark.docker
+@pytest.mark.browser
+@NEEDS_NODE
+def test_in_a_web_worker_the_same_wheels_unpack_and_their_imports_fetch_their_own_packs(node_wheels):
+    """The worker path: the wheels are written into the worker's file system before Python starts
+    (as the REPL's runner writes files), and nothing is preloaded: in a worker an import fetches
+    the stdlib pack it needs synchronously, so the packages' own imports just work."""
+    from wasmforge.verifying.runtimes import PythonJob
+    from wasmforge.verifying.runtimes.chromium import ChromiumRuntime
+    from .conftest import BROWSER_TARGET
+
+    files = {f"/wheels/{path.name}": path.read_bytes() for path in node_wheels.values()}
+    run = ChromiumRuntime().run_python(built_dist(BROWSER_TARGET), PythonJob(args=("-c", UNPACK_AND_CHECK), files=files, timeout_seconds=180))
+    assert run.exit_code == 0, (run.output, run.crash)
+    report = json.loads(next(line for line in run.output.splitlines() if line.startswith("{")))
+    assert report["compiled"] == [True, True, True], run.output
+    assert report["msgpack"] == [{"n": [1, 2.5, "x"]}, "msgpack._cmsgpack"], run.output
