@@ -42,7 +42,7 @@ class PublishedWheel:
 
 
 def stage_wheels(wheels: WheelSet, staging: Path) -> list[str]:
-    """Copy each checked wheel to staging/wheels/ and write the simple index beside them; return
+    """Copy each wheel to staging/wheels/, check the copy, and write the simple index beside them; return
     the release file names added, wheels first."""
     names = [path.name for path in wheels.paths]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -50,10 +50,11 @@ def stage_wheels(wheels: WheelSet, staging: Path) -> list[str]:
         raise PublishError(f"wheel {duplicates[0]} is given twice; a release holds one file per name")
     published: list[PublishedWheel] = []
     for path in sorted(wheels.paths, key=lambda p: p.name):
-        checked_wheel(path, wheels.tags)
         copy = staging / WHEELS / path.name
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, copy)
+        # The copy is checked, so what is published is what was checked.
+        checked_wheel(copy, wheels.tags)
         published.append(PublishedWheel(file_name=path.name, project=project_of(path.name), sha256=sha256_file(copy)))
     pages = simple_pages(published)
     for name, data in pages.items():

@@ -31,10 +31,12 @@ def environment_name(target_id: str) -> str:
 
 
 def stage_xbuildenv(path: Path, target_id: str, manifest_sha256: str, staging: Path) -> str:
-    """Copy the environment into staging once it is shown to describe this build; return its
-    release file name."""
+    """Copy the environment into staging and check that the copy describes this build (what is
+    published is what was checked); return its release file name."""
+    name = environment_name(target_id)
     try:
-        info = load_xbuildenv(path).info
+        shutil.copyfile(path, staging / name)
+        info = load_xbuildenv(staging / name).info
     except (OSError, EOFError, tarfile.TarError, XbuildenvError, ValueError) as exc:
         raise PublishError(f"{path}: not a readable cross-build environment ({exc})") from None
     described = info.get("artifact", {}).get("manifest_sha256")
@@ -43,8 +45,6 @@ def stage_xbuildenv(path: Path, target_id: str, manifest_sha256: str, staging: P
             f"{path}: describes another build (manifest sha256 {str(described)[:16]}…, this dist's is "
             f"{manifest_sha256[:16]}…); make it again with `invoke xbuildenv --target {target_id}`"
         )
-    name = environment_name(target_id)
-    shutil.copyfile(path, staging / name)
     return name
 
 
