@@ -284,6 +284,15 @@ def serve(c, target="emscripten-browser", port=8000):
     _run(lambda: commands.cmd_serve(*_resolved_one(target), int(port)))
 
 
+@task(help={
+    "target": "A browser target id or alias; default emscripten-browser.",
+    "out": "The folder to write (replaced whole); default site/<target-id>.",
+})
+def precompress(c, target="emscripten-browser", out=None):
+    """Lay the browser artifact out for a static host: each file checked, with .br and .gz beside it."""
+    _run(lambda: commands.cmd_precompress(*_resolved_one(target), Path(out) if out else None))
+
+
 @task(
     help={
         "target": "A browser target id or alias; default emscripten-browser.",

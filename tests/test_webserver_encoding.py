@@ -1,10 +1,13 @@
 """The artifact's web server answers as a static host or CDN does: brotli or gzip when the request
 allows it, the same bytes `invoke bench` counts, `Vary: Accept-Encoding`, the encoded length in
-Content-Length, HEAD like GET without a body, and already-compressed types sent as they are.
+Content-Length, HEAD like GET without a body, and already-compressed types sent as they are — but
+a zip of stored members (a stdlib pack) is compressed, as its bytes inside python.data would be.
 Real HTTP requests on a loopback port."""
 
 import gzip
 import http.client
+import io
+import zipfile
 from pathlib import Path
 
 import brotli
@@ -18,11 +21,27 @@ SCRIPT = b"var Module = {};\n" * 500
 ZIP = b"PK\x03\x04" + b"already deflated" * 100
 
 
+def zip_of(members: dict[str, bytes], compression: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data, compress_type=compression)
+    return buffer.getvalue()
+
+
+PYC = b"\xf3\r\r\n" + b"code object bytes, repeated " * 200
+STORED_PACK = zip_of({"json/__init__.pyc": PYC, "json/decoder.pyc": PYC[::-1]}, zipfile.ZIP_STORED)
+DEFLATED_PACK = zip_of({"json/__init__.pyc": PYC, "json/decoder.pyc": PYC[::-1]}, zipfile.ZIP_DEFLATED)
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Site:
     (tmp_path / "python.wasm").write_bytes(WASM)
     (tmp_path / "python.js").write_bytes(SCRIPT)
     (tmp_path / "python_stdlib.zip").write_bytes(ZIP)
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "json.zip").write_bytes(STORED_PACK)
+    (tmp_path / "packs" / "deflated.zip").write_bytes(DEFLATED_PACK)
     return Site(root=tmp_path, encodings=webserver.ENCODINGS, extra={"/page.html": b"<p>hello</p>" * 50})
 
 
@@ -93,6 +112,19 @@ def test_already_compressed_types_are_sent_as_they_are(site):
         _, headers, body = fetch(base, "/python_stdlib.zip", "gzip, br")
     assert "content-encoding" not in headers and "vary" not in headers
     assert body == ZIP and headers["content-type"] == "application/zip"
+
+
+def test_a_zip_of_stored_members_is_compressed_as_its_bytes_in_python_data_would_be(site):
+    with serving(site) as base:
+        _, stored_headers, stored_body = fetch(base, "/packs/json.zip", "gzip, br")
+        _, deflated_headers, deflated_body = fetch(base, "/packs/deflated.zip", "gzip, br")
+    assert stored_headers["content-encoding"] == "br" and stored_headers["vary"] == "Accept-Encoding"
+    assert brotli.decompress(stored_body) == STORED_PACK and len(stored_body) < len(DEFLATED_PACK)
+    assert stored_headers["content-type"] == "application/zip"
+    assert "content-encoding" not in deflated_headers and deflated_body == DEFLATED_PACK
+    assert webserver.is_stored_zip(STORED_PACK) and not webserver.is_stored_zip(DEFLATED_PACK)
+    assert not webserver.is_stored_zip(ZIP), "not a readable zip: sent as it is"
+    assert not webserver.is_stored_zip(zip_of({}, zipfile.ZIP_STORED)), "no members, nothing to compress"
 
 
 def test_a_site_without_encodings_never_encodes(tmp_path):

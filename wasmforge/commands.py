@@ -404,6 +404,23 @@ def cmd_serve(ws: Workspace, target: Target, port: int) -> int:
     return 0
 
 
+def cmd_precompress(ws: Workspace, target: Target, out: Path | None) -> int:
+    """Copy dist/<target-id>/ to `out`, checked against its manifest, with .br and .gz files beside
+    each file a compressing host sends compressed: ready for a host that serves precompressed files."""
+    from wasmforge.releasing import static_site
+    from wasmforge.verifying.runtimes import runtime_for
+
+    runtime = runtime_for(target)
+    if not runtime.loads_in_a_page:
+        raise RuntimeUnavailableError(f"{target.id}: `precompress` is for artifacts a web page loads; this one runs on {runtime.name}")
+    dist = ws.paths.dist_of(target)
+    out = out or ws.paths.site_of(target)
+    log.info(f"==> {target.id}: precompressing {dist} into {out} (brotli 11 takes about 2 s per MB)")
+    files = static_site.write_static_site(dist, target.id, out)
+    print(static_site.summary(files, out))
+    return 0
+
+
 def cmd_sizes(ws: Workspace, target: Target, json_path: Path | None, markdown_path: Path | None, image: str | None) -> int:
     """Where the browser artifact's bytes go: python.wasm by component, python.data by package,
     python.js by part; printed as Markdown, optionally written as a document and as JSON."""

@@ -79,6 +79,10 @@ class ProjectPaths:
     def dist_of(self, target: Target) -> Path:
         return self.dist / target.id
 
+    def site_of(self, target: Target) -> Path:
+        """Where `invoke precompress` lays a browser artifact out for a static host."""
+        return self.root / "site" / target.id
+
     def wheels_of(self, target: Target) -> Path:
         """Where `invoke wheel` writes the target's wheels and `invoke publish --wheels` takes them."""
         return self.dist / "wheels" / target.id

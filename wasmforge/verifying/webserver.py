@@ -8,16 +8,20 @@ A site that lists `encodings` answers as a static host or CDN does: the body is 
 Accept-Encoding` says so to caches, and Content-Length is the encoded length. Bodies are compressed
 once (brotli quality 11, gzip -9 with no name and mtime 0: what `invoke bench` computes) and kept
 in memory. Types that are already compressed (zip, gzip, images) go out as they are, as CDNs'
-compressible-type lists leave them out.
+compressible-type lists leave them out; a zip whose members are all stored (the browser build's
+stdlib packs) is not compressed at all, so it is sent compressed like python.data, as a host that
+precompresses the artifact sends it.
 """
 
 import gzip
 import hashlib
 import http.server
+import io
 import mimetypes
 import signal
 import threading
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -51,6 +55,23 @@ ALREADY_COMPRESSED = ("application/zip", "application/gzip", "application/x-gzip
 
 def is_compressible(content_type_value: str) -> bool:
     return not content_type_value.startswith(ALREADY_COMPRESSED)
+
+
+def is_stored_zip(source: bytes | Path) -> bool:
+    """A zip with members, none of them compressed: its bytes compress like any other data."""
+    try:
+        with zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return bool(infos) and all(info.compress_type == zipfile.ZIP_STORED for info in infos)
+
+
+def sent_compressed(url_path: str, source: bytes | Path) -> bool:
+    """Whether a compressing host sends this body with a Content-Encoding: by its type, except that
+    a zip of stored members is compressed too (the same bytes inside python.data would be)."""
+    kind = content_type(url_path)
+    return is_compressible(kind) or (kind == "application/zip" and is_stored_zip(source))
 
 
 def accepted_encodings(header: str | None) -> dict[str, float]:
@@ -167,7 +188,7 @@ class Site:
         else:
             sources = [(f"/{path}", found) for path in paths if (found := self.lookup(f"/{path}")) is not None]
         for url, source in sources:
-            if is_compressible(content_type(url)):
+            if sent_compressed(url, source):
                 for coding in self.encodings:
                     ENCODED.get(source, coding)
 
@@ -196,7 +217,7 @@ def _handler_for(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
                 self.send_error(404, "not found")
                 return
             kind = content_type(self.path)
-            compressible = bool(site.encodings) and is_compressible(kind)
+            compressible = bool(site.encodings) and sent_compressed(self.path, found)
             coding = choose_encoding(self.headers.get("Accept-Encoding"), site.encodings) if compressible else None
             if coding is not None:
                 body = ENCODED.get(found, coding)
