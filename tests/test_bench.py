@@ -69,6 +69,8 @@ def test_an_artifact_over_a_budget_says_which_and_by_how_much():
     assert report.budget_overruns == ["initial download 5,000 bytes gzip -9 > size_budget_gzip 4,000"]
     report.full_budget_gzip = 8_000
     assert len(report.budget_overruns) == 2 and report.over_budget
+    report.full_budget_brotli = 3
+    assert report.budget_overruns[2] == "full artifact 4 bytes brotli > full_budget_brotli 3"
 
 
 def test_the_data_package_index_is_read_from_the_loader(tmp_path):

@@ -82,10 +82,11 @@ class Target:
     support: str
     source_date_epoch: int
     aliases: tuple[str, ...]
-    # Size budgets (gzip -9 bytes) that `invoke bench` enforces: what a browser fetches before
-    # Python prints (size_budget_gzip), and the whole artifact with its on-demand packs.
+    # Size budgets that `invoke bench` enforces: what a browser fetches before Python prints
+    # (size_budget_gzip), and the whole artifact with its on-demand packs, in gzip -9 and brotli.
     size_budget_gzip: int | None
     full_budget_gzip: int | None = None
+    full_budget_brotli: int | None = None
 
     def has_flag(self, flag: str) -> bool:
         return flag in self.flags
@@ -331,6 +332,6 @@ def _targets(check: _Checker, data: dict[str, Any], pythons: dict[str, PythonRel
             id=identifier, python=python, sdk=sdk, flavor=flavor, flags=tuple(sorted(entry_flags)),
             support=entry["support"], source_date_epoch=entry.get("source_date_epoch", data["source_date_epoch"]),
             aliases=(), size_budget_gzip=entry.get("size_budget_gzip"),
-            full_budget_gzip=entry.get("full_budget_gzip"),
+            full_budget_gzip=entry.get("full_budget_gzip"), full_budget_brotli=entry.get("full_budget_brotli"),
         ))
     return targets
