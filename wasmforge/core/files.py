@@ -1,6 +1,7 @@
 """Files written whole or not at all, JSON read with one-line errors, and gzip sizes."""
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -45,6 +46,21 @@ def write_atomic(path: Path, data: bytes | str, mode: int | None = None) -> None
 def copy_atomic(source: Path, destination: Path, mode: int | None = None) -> None:
     with source.open("rb") as reader, atomic_output(destination, mode) as handle:
         shutil.copyfileobj(reader, handle, CHUNK)
+
+
+def copy_hashed(source: Path, target: Path) -> tuple[int, str]:
+    """Copy `source` to `target`, a new file (its folder is made), and return the size and sha256
+    of the bytes copied: what was checked is what was written. FileNotFoundError if `source` is
+    missing."""
+    digest = hashlib.sha256()
+    size = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with source.open("rb") as src, target.open("xb") as out:
+        while chunk := src.read(CHUNK):
+            size += len(chunk)
+            digest.update(chunk)
+            out.write(chunk)
+    return size, digest.hexdigest()
 
 
 def fsync_directory(directory: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from wasmforge.core import faults, log
 from wasmforge.core.errors import PublishError, StaleIndexError, StoreIdentityError
+from wasmforge.core.files import copy_hashed
 from wasmforge.core.hashing import sha256_file
 from wasmforge.core.locks import locked
 from wasmforge.model.manifest import CHECKSUMS, MANIFEST, Manifest, read_manifest
@@ -35,7 +36,6 @@ DEFAULT_EXPIRY = timedelta(days=30)
 # The schema's limits on serve_urls.
 MAX_SERVE_URLS = 32
 MAX_SERVE_URL = 2048
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,18 +278,10 @@ def _stage_dist(dist: Path, target_id: str, staging: Path) -> Manifest:
 
 
 def _copy_hashed(source: Path, target: Path, dist: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with source.open("rb") as src, target.open("xb") as out:
-            while chunk := src.read(CHUNK):
-                size += len(chunk)
-                digest.update(chunk)
-                out.write(chunk)
+        return copy_hashed(source, target)
     except FileNotFoundError:
         raise PublishError(f"{dist}: {source.name} is missing; rebuild the dist directory") from None
-    return size, digest.hexdigest()
 
 
 def _record(staging: Path, name: str) -> ReleaseFile:

@@ -12,19 +12,20 @@ built; each file a compressing host sends compressed (webserver.sent_compressed:
 the bodies the bench measures. The folder appears whole or not at all (staged, then swapped in).
 """
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from wasmforge.core import dirswap, log
 from wasmforge.core.errors import ManifestError
+from wasmforge.core.files import copy_hashed
 from wasmforge.core.locks import locked
 from wasmforge.model.manifest import CHECKSUMS, MANIFEST, read_manifest
 from wasmforge.verifying.webserver import encode, sent_compressed
 
 ENCODED_SUFFIXES = {"br": ".br", "gzip": ".gz"}
-CHUNK = 1 << 20
+# Files above this size say so before they are compressed: brotli 11 takes about 2 s per MB.
+ANNOUNCED_BYTES = 1 << 20
 LOCK_TIMEOUT_SECONDS = 10.0
 
 
@@ -67,22 +68,16 @@ def write_static_site(dist: Path, target_id: str, out: Path) -> list[SiteFile]:
 
 def _stage_file(dist: Path, staging: Path, name: str, expected: tuple[int, str] | None) -> SiteFile:
     source, target = dist / name, staging / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
     try:
-        with source.open("rb") as src, target.open("xb") as copy:
-            while chunk := src.read(CHUNK):
-                size += len(chunk)
-                digest.update(chunk)
-                copy.write(chunk)
+        size, sha256 = copy_hashed(source, target)
     except FileNotFoundError:
         raise ManifestError(f"{source}: listed in manifest.json but missing; rebuild the artifact") from None
-    if expected is not None and (size, digest.hexdigest()) != expected:
-        raise ManifestError(f"{source}: size {size} and sha256 {digest.hexdigest()}, manifest.json says "
+    if expected is not None and (size, sha256) != expected:
+        raise ManifestError(f"{source}: size {size} and sha256 {sha256}, manifest.json says "
                             f"{expected[0]} and {expected[1]}; the artifact changed after the build, rebuild it")
     if not sent_compressed(name, target):
         return SiteFile(name=name, raw=size, brotli=None, gzip=None)
-    if size > CHUNK:
+    if size > ANNOUNCED_BYTES:
         log.info(f"    compressing {name} ({size / 1e6:.1f} MB)")
     data = target.read_bytes()
     sizes = {}
