@@ -93,7 +93,7 @@ group "flavor-wasi" {
 }
 
 group "libraries" {
-  targets = ["lib-bzip2-626683be85ae", "lib-libffi-8c7b4433a5b9", "lib-mpdecimal-0dc26bf1b407", "lib-sqlite-d0e9cdf7eca2", "lib-xz-6803284b1736", "lib-zlib-ffe87458ffec", "lib-bzip2-aa527c430b87", "lib-libffi-45b2e935ab3b", "lib-mpdecimal-a15eedaa0754", "lib-sqlite-5592ea71fe94", "lib-xz-475a4d795c5f", "lib-zlib-3bc332cd81a2", "lib-bzip2-3b36d81656ae", "lib-libffi-de6fcfb24261", "lib-mpdecimal-b09e599acec9", "lib-sqlite-233c8853c1fb", "lib-xz-7c53c97a5d89", "lib-zlib-51ca150476c1", "lib-bzip2-23b84c9f998e", "lib-mpdecimal-1fdcc5ef5ecc", "lib-sqlite-1b26852d7165", "lib-xz-37b51477e16e", "lib-zlib-06dd8f995c08"]
+  targets = ["lib-bzip2-626683be85ae", "lib-libffi-8c7b4433a5b9", "lib-mpdecimal-0dc26bf1b407", "lib-sqlite-d18aeda3a113", "lib-xz-6803284b1736", "lib-zlib-ffe87458ffec", "lib-bzip2-aa527c430b87", "lib-libffi-45b2e935ab3b", "lib-mpdecimal-a15eedaa0754", "lib-sqlite-bdb06847c62a", "lib-xz-475a4d795c5f", "lib-zlib-3bc332cd81a2", "lib-sqlite-d0e9cdf7eca2", "lib-sqlite-5592ea71fe94", "lib-bzip2-3b36d81656ae", "lib-libffi-de6fcfb24261", "lib-mpdecimal-b09e599acec9", "lib-sqlite-507316c05a0b", "lib-xz-7c53c97a5d89", "lib-zlib-51ca150476c1", "lib-sqlite-233c8853c1fb", "lib-bzip2-23b84c9f998e", "lib-mpdecimal-1fdcc5ef5ecc", "lib-sqlite-1b26852d7165", "lib-xz-37b51477e16e", "lib-zlib-06dd8f995c08"]
 }
 
 group "emscripten-browser" {
@@ -274,8 +274,8 @@ target "lib-mpdecimal-0dc26bf1b407" {
   output = ["type=cacheonly"]
 }
 
-# sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-browser, cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
-target "lib-sqlite-d0e9cdf7eca2" {
+# sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-browser
+target "lib-sqlite-d18aeda3a113" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser/context"
   dockerfile = "Dockerfile"
   target = "sqlite"
@@ -358,8 +358,8 @@ target "lib-mpdecimal-a15eedaa0754" {
   output = ["type=cacheonly"]
 }
 
-# sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-browser-pthreads, cpython3.13-emscripten3.1.69-node-pthreads
-target "lib-sqlite-5592ea71fe94" {
+# sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-browser-pthreads
+target "lib-sqlite-bdb06847c62a" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "sqlite"
@@ -391,6 +391,34 @@ target "lib-zlib-3bc332cd81a2" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-browser-pthreads/context"
   dockerfile = "Dockerfile"
   target = "zlib"
+  network = "none"
+  args = {
+    WF_JOBS = WF_JOBS
+    SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
+  }
+  output = ["type=cacheonly"]
+}
+
+# sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-node, cpython3.13-emscripten3.1.69-node-debug
+target "lib-sqlite-d0e9cdf7eca2" {
+  context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-node/context"
+  dockerfile = "Dockerfile"
+  target = "sqlite"
+  network = "none"
+  args = {
+    WF_JOBS = WF_JOBS
+    SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-3.1.69-01bf8991e36d653c", TOOLCHAIN_DIGEST_EMSCRIPTEN_3_1_69)
+  }
+  output = ["type=cacheonly"]
+}
+
+# sqlite 3.46.1, in: cpython3.13-emscripten3.1.69-node-pthreads
+target "lib-sqlite-5592ea71fe94" {
+  context = "${CONTEXT_DIR}/cpython3.13-emscripten3.1.69-node-pthreads/context"
+  dockerfile = "Dockerfile"
+  target = "sqlite"
   network = "none"
   args = {
     WF_JOBS = WF_JOBS
@@ -442,8 +470,8 @@ target "lib-mpdecimal-b09e599acec9" {
   output = ["type=cacheonly"]
 }
 
-# sqlite 3.46.1, in: cpython3.13-emscripten6.0.5-browser, cpython3.13-emscripten6.0.5-node
-target "lib-sqlite-233c8853c1fb" {
+# sqlite 3.46.1, in: cpython3.13-emscripten6.0.5-browser
+target "lib-sqlite-507316c05a0b" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "sqlite"
@@ -475,6 +503,20 @@ target "lib-zlib-51ca150476c1" {
   context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-browser/context"
   dockerfile = "Dockerfile"
   target = "zlib"
+  network = "none"
+  args = {
+    WF_JOBS = WF_JOBS
+    SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : "1764028800"
+    TOOLCHAIN_IMAGE = toolchain("wasmforge-toolchain:emscripten-6.0.5-dfb7a7ba5b8ed4a2", TOOLCHAIN_DIGEST_EMSCRIPTEN_6_0_5)
+  }
+  output = ["type=cacheonly"]
+}
+
+# sqlite 3.46.1, in: cpython3.13-emscripten6.0.5-node
+target "lib-sqlite-233c8853c1fb" {
+  context = "${CONTEXT_DIR}/cpython3.13-emscripten6.0.5-node/context"
+  dockerfile = "Dockerfile"
+  target = "sqlite"
   network = "none"
   args = {
     WF_JOBS = WF_JOBS

@@ -32,10 +32,15 @@ case "$WF_SDK" in
     ;;
   wasi) export CONFIG_SITE="$WF_BUILD/Tools/wasm/config.site-wasm32-wasi" CPP="$CC -E" ;;
 esac
+FREEZE_MAKE_ARGS=()
 if [ "$WF_FLAVOR" = browser ]; then
   # The loader half of the stdlib packs (Module.loadPackages; files that fetch on first read) and
   # of asyncio on the page's main thread (Module.runPythonAsync).
   LDFLAGS="$LDFLAGS --pre-js=$RECIPE_DIR/browser-packs.pre.js --pre-js=$RECIPE_DIR/browser-webloop.pre.js"
+  # The modules frozen into python.wasm (os, site, importlib's bootstrap, ...) are compiled by the
+  # build Python (Programs/_freeze_module.py): without column positions, like the stdlib zip, a
+  # fifth fewer brotli bytes of python.wasm's data (docs/size-breakdown.md, step 4).
+  FREEZE_MAKE_ARGS=("PYTHON_FOR_FREEZE=$BUILD_PYTHON -X no_debug_ranges")
 fi
 if [ "$WF_FLAVOR" = node ]; then
   # Emscripten 3.1.69's NODERAWFS cannot fstat fds 0-2, so CPython would start without
@@ -71,7 +76,7 @@ wf_log "configure (every link test is a full wasm link: this is the slow part)"
 wf_configure ../../configure -C --host="$WF_HOST" --build="$(../../config.guess)" \
   --with-build-python="$BUILD_PYTHON" >configure.log 2>&1 || { tail -40 configure.log; exit 1; }
 wf_log "make"
-wf_make "${SIDE_MODULE_MAKE_ARGS[@]}" >make.log 2>&1 || { tail -60 make.log; exit 1; }
+wf_make "${SIDE_MODULE_MAKE_ARGS[@]}" "${FREEZE_MAKE_ARGS[@]}" >make.log 2>&1 || { tail -60 make.log; exit 1; }
 
 # make's stdlib zip has build-time timestamps and build paths in co_filename: rewrite it as a
 # pure function of the sources. make leaves rlcompleter out (there is no readline), but pdb
@@ -96,9 +101,10 @@ case "$WF_SDK/$WF_FLAVOR" in
   emscripten/browser)
     # python.data embeds the zip: link again so the loader and the data bundle hold the
     # normalised one, cut down to the start-up core; every other top-level module becomes a pack
-    # in packs/, fetched on first import (stdlib_packs.py). The core is stored, not deflated: a
-    # browser fetches python.data gzip- or brotli-compressed, and one stream over all members
-    # compresses better than each alone. Packs are deflated: static hosts send zips as they are.
+    # in packs/, fetched on first import (stdlib_packs.py). The core and the packs are stored, not
+    # deflated: a server sends them gzip- or brotli-compressed, and one stream over all members
+    # compresses better than each alone (brotli gains a fifth more). The modules frozen into
+    # python.wasm are left out: with frozen modules on, their zip copies are never read.
     # Bytecode without column positions: a quarter less to download, and a traceback through a
     # zip has no source line for the carets anyway (docs/size-breakdown.md, step 4).
     rm -rf packs usr/local/lib/wasmforge-packs
@@ -107,7 +113,8 @@ case "$WF_SDK/$WF_FLAVOR" in
       so=$(ls Modules/"$module".cpython-*.so)
       SIDE_MODULE_ARGS+=(--side-module "$so")
     done
-    BUILD_PYTHON_FLAGS=(-X no_debug_ranges)
+    # The build Python runs in its build tree, where frozen modules are off unless asked for.
+    BUILD_PYTHON_FLAGS=(-X no_debug_ranges -X frozen_modules=on)
     normalize_stdlib_zip --stored --no-column-positions --packs "$HOST_DIR/packs" "${SIDE_MODULE_ARGS[@]}" \
       --extra "_wasmforge_packs=$RECIPE_DIR/browser_packs_finder.py" \
       --extra "sitecustomize=$RECIPE_DIR/browser_packs_sitecustomize.py" \
@@ -116,7 +123,7 @@ case "$WF_SDK/$WF_FLAVOR" in
     rm -f python.js python.wasm python.data python.worker.js
     # The Makefile links with configure's LDFLAGS twice (CONFIGURE_LDFLAGS and LDFLAGS), which
     # would put the browser's --pre-js files into python.js twice: once is enough.
-    wf_make python.js LDFLAGS= >>make.log 2>&1 || { tail -40 make.log; exit 1; }
+    wf_make python.js LDFLAGS= "${FREEZE_MAKE_ARGS[@]}" >>make.log 2>&1 || { tail -40 make.log; exit 1; }
     for artifact in python.js python.wasm python.data python.worker.js python.wasm.map; do
       if [ -f "$artifact" ]; then install -m 644 "$artifact" "$WF_OUT/$artifact"; fi
     done

@@ -9,11 +9,15 @@ With --no-column-positions the code objects keep line numbers but not the column
 tracebacks draw carets from: a traceback through a module in a zip has no source line to draw them
 under (the zip holds no .py), and the ranges are about a quarter of each compressed .pyc.
 With --packs (the browser build), the zip keeps only the core that start-up needs and every other
-top-level module becomes a deflated pack in that directory, with an index (see stdlib_packs.py);
-each --side-module is copied there as it is and listed in the index as an extension pack.
+top-level module becomes a pack in that directory (a zip of stored members: the server compresses
+it whole), with an index (see stdlib_packs.py); each --side-module is copied there as it is and
+listed in the index as an extension pack. The modules frozen into the interpreter are left out
+there: it never reads their zip copies. Which they are is read from the build Python, which must
+run with -X frozen_modules=on (a build tree's interpreter has them off by default).
 Run it with the build Python: the bytecode must match the target's version.
 """
 
+import _imp
 import argparse
 import importlib._bootstrap_external as bootstrap_external
 import importlib.util
@@ -61,6 +65,23 @@ def check_column_positions(wanted: bool) -> None:
         raise SystemExit("normalize_stdlib_zip: --no-column-positions needs the interpreter run with -X no_debug_ranges")
 
 
+def frozen_modules() -> frozenset[str]:
+    """The modules frozen into this interpreter, by the name of the module each was frozen from
+    (`_frozen_importlib` is importlib._bootstrap); aliases such as `__hello_alias__` name their
+    origin. The build Python is built from the same sources as the target, so this is its list."""
+    names = _imp._frozen_module_names()
+    if "site" not in names:
+        raise SystemExit("normalize_stdlib_zip: --packs needs the interpreter run with -X frozen_modules=on "
+                         f"(it has only {', '.join(sorted(names))} frozen)")
+    origins = set()
+    for name in names:
+        found = _imp.find_frozen(name)
+        origin = found[2] if found is not None and found[2] else name
+        # A package's __init__ entry names its origin "<package".
+        origins.add(origin.lstrip("<").removesuffix(".__init__"))
+    return frozenset(origins)
+
+
 def source_for(member: str, srcdir: Path, builddir: Path) -> Path:
     relative = member[: -len(".pyc")] + ".py"
     for base in (srcdir / "Lib", builddir):
@@ -102,6 +123,7 @@ def compiled(members: list[stdlib_packs.Member], zip_dir: str) -> dict[str, byte
 def main() -> None:
     args = parse_args()
     check_column_positions(wanted=not args.no_column_positions)
+    frozen = frozen_modules() if args.packs is not None else frozenset()
     epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     # Zip timestamps cannot predate 1980; clamp as reproducible-builds tools do.
     date_time = time.gmtime(max(epoch, 315532800))[:6]
@@ -119,23 +141,24 @@ def main() -> None:
         write_zip(args.zip, compiled(members, f"{lib_dir}/{args.zip.name}"), date_time, args.stored)
         print(f"normalize_stdlib_zip: {len(members)} members rewritten in {args.zip}")
         return
-    write_with_packs(args, members, date_time)
+    write_with_packs(args, members, frozen, date_time)
 
 
-def write_with_packs(args: argparse.Namespace, members: list[stdlib_packs.Member], date_time: tuple[int, ...]) -> None:
+def write_with_packs(args: argparse.Namespace, members: list[stdlib_packs.Member], frozen: frozenset[str],
+                     date_time: tuple[int, ...]) -> None:
     lib_dir = f"{args.prefix}/lib"
     args.packs.mkdir(parents=True, exist_ok=True)
     index_source = args.packs.parent / "_wasmforge_pack_index.py"
     index_source.write_text(stdlib_packs.index_module_source(stdlib_packs.Split((), (), ())))
     members.append(stdlib_packs.Member("_wasmforge_pack_index.pyc", index_source))
-    result = stdlib_packs.split(members, tuple(path.name for path in args.side_module))
+    result = stdlib_packs.split(members, tuple(path.name for path in args.side_module), frozen)
     index_source.write_text(stdlib_packs.index_module_source(result))
     write_zip(args.zip, compiled(list(result.core), f"{lib_dir}/{args.zip.name}"), date_time, args.stored)
     pack_files = {}
     for pack in result.packs:
         zip_path = args.packs / f"{pack.name}.zip"
         pack_files[pack.name] = write_zip(zip_path, compiled(list(pack.members), f"{lib_dir}/{stdlib_packs.PACK_DIR}/{zip_path.name}"),
-                                          date_time, stored=False)
+                                          date_time, stored=True)
     side_modules = {stdlib_packs.extension_name(path.name): path for path in args.side_module}
     for extension in result.extensions:
         pack_files[extension.name] = side_modules[extension.name].read_bytes()
@@ -145,7 +168,7 @@ def write_with_packs(args: argparse.Namespace, members: list[stdlib_packs.Member
     (args.packs / "index.json").write_text(index)
     print(f"normalize_stdlib_zip: {len(result.core)} members in the core {args.zip}, "
           f"{sum(len(pack.members) for pack in result.packs)} in {len(result.packs)} packs and "
-          f"{len(result.extensions)} side modules in {args.packs}")
+          f"{len(result.extensions)} side modules in {args.packs}; {len(result.frozen)} frozen modules left out")
 
 
 if __name__ == "__main__":

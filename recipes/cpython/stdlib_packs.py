@@ -1,9 +1,13 @@
 """Split the browser's stdlib into a core that python.data preloads and one pack per top-level name.
 
 A browser must fetch python.data before Python prints anything, so it should hold only what
-start-up needs. Every other top-level module or package of the stdlib goes into its own deflated
-zip, `packs/<name>.zip`, fetched when first imported (see _wasmforge_packs.py and
-browser-packs.pre.js). Nothing is left out: a member is either in the core or in exactly one pack.
+start-up needs. Every other top-level module or package of the stdlib goes into its own zip,
+`packs/<name>.zip` (members stored: a server compresses the whole pack in transit, as it does
+python.data, and brotli gains far more over a whole pack than deflate over each member), fetched
+when first imported (see _wasmforge_packs.py and
+browser-packs.pre.js). Nothing is left out: a member is either in the core, in exactly one pack,
+or frozen into python.wasm, where the interpreter imports it from (the zip's copy of a frozen
+module is never read while frozen modules are on, the default outside a source tree).
 
 Which modules the core needs is found, not listed: the closure of the start-up modules' own
 module-level imports. A pack's `imports` (the other packs its modules import at module level) let
@@ -43,10 +47,6 @@ EXTENSION_IMPORTS = {
     "_sqlite3": ("functools",),
     "_zoneinfo": ("io", "pickle", "weakref", "zoneinfo._common", "zoneinfo._tzpath"),
 }
-# Frozen into python.wasm (Python/frozen.c), so never read from a pack while frozen modules are on
-# (the default): their zip copies stay in the core, where `-X frozen_modules=off` finds them.
-FROZEN_TOPS = ("_collections_abc", "_sitebuiltins", "abc", "codecs", "genericpath", "io", "ntpath", "os",
-               "posixpath", "runpy", "site", "stat", "zipimport", "__hello__", "__phello__")
 PACK_DIR = "wasmforge-packs"
 INDEX_FORMAT = 2
 
@@ -100,6 +100,8 @@ class Split:
     core_imports: tuple[str, ...]
     packs: tuple[Pack, ...]
     extensions: tuple[ExtensionPack, ...] = ()
+    # Members left out because python.wasm holds them frozen (by module name).
+    frozen: tuple[str, ...] = ()
 
 
 def extension_name(file_name: str) -> str:
@@ -152,7 +154,11 @@ def _absolute(module: str, level: int, package: str) -> str:
     return ".".join([*base, module] if module else base)
 
 
-def split(members: list[Member], extension_files: tuple[str, ...] = ()) -> Split:
+def split(members: list[Member], extension_files: tuple[str, ...] = (), frozen: frozenset[str] = frozenset()) -> Split:
+    """`frozen`: the modules frozen into the interpreter (their origin names): their members are
+    left out, and an import of one needs no pack."""
+    left_out = tuple(sorted(member.module for member in members if member.module in frozen))
+    members = [member for member in members if member.module not in frozen]
     by_module = {member.module: member for member in members}
     extensions = {extension_name(file): file for file in extension_files}
     # A package's __main__ runs only under -m: what it imports is no dependency of the package.
@@ -167,7 +173,7 @@ def split(members: list[Member], extension_files: tuple[str, ...] = ()) -> Split
     if missing:
         raise SystemExit(f"stdlib_packs: start-up modules missing from the zip: {', '.join(missing)}")
     needed = _closure(START_MODULES, imports)
-    core_tops = {by_module[module].top for module in needed} | (set(FROZEN_TOPS) & {member.top for member in members})
+    core_tops = {by_module[module].top for module in needed}
 
     def imported_tops(modules: set[str], own: set[str]) -> tuple[str, ...]:
         names = {top_of(name) for module in modules for name in imports.get(module, ())}
@@ -187,7 +193,8 @@ def split(members: list[Member], extension_files: tuple[str, ...] = ()) -> Split
                       imports=tuple(sorted({top_of(n) for n in EXTENSION_IMPORTS.get(name, ())
                                             if n in by_module or n in extensions} - core_tops)))
         for name, file in sorted(extensions.items()))
-    return Split(core=core, core_imports=imported_tops(needed, core_tops), packs=tuple(packs), extensions=extension_packs)
+    return Split(core=core, core_imports=imported_tops(needed, core_tops), packs=tuple(packs), extensions=extension_packs,
+                 frozen=left_out)
 
 
 def _with_extension_imports(names: set[str]) -> set[str]:
@@ -234,5 +241,6 @@ def index_json(result: Split, pack_files: dict[str, bytes], dynload_dir: str = "
         "core": sorted({member.top for member in result.core}),
         "core_imports": list(result.core_imports),
         "dynload_dir": dynload_dir,
+        "frozen": list(result.frozen),
         "packs": dict(sorted(packs.items())),
     }
