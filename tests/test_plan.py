@@ -82,11 +82,16 @@ def test_each_stage_runs_with_the_epoch_its_name_and_source_and_only_the_main_st
             assert "WF_FLAVOR" not in plan.stage_env(stage) and "WF_FLAGS" not in plan.stage_env(stage), stage.name
 
 
-def test_the_browser_and_node_builds_share_their_library_stages(ws):
-    """So node reuses the browser build's library layers (README)."""
+def test_the_browser_and_node_builds_share_their_library_stages_but_sqlite(ws):
+    """So node reuses the browser build's library layers (README); SQLite is compiled for size
+    (-Oz) in the browser flavor only, which a page downloads."""
     browser, node = (plan_for(ws, ws.matrix.resolve(t)) for t in (BROWSER_TARGET, NODE_TARGET))
     assert [s.name for s in browser.libraries] == [s.name for s in node.libraries]
     for ours, theirs in zip(browser.libraries, node.libraries):
+        if ours.name == "sqlite":
+            assert "-Oz" in browser.stage_env(ours)["WF_CFLAGS"].split()
+            assert "-Oz" not in node.stage_env(theirs)["WF_CFLAGS"].split()
+            continue
         assert browser.stage_env(ours) == node.stage_env(theirs), ours.name
     assert browser.stage_env(browser.main) != node.stage_env(node.main)
 
