@@ -34,6 +34,7 @@ def test_modules_frozen_into_the_interpreter_are_left_out_and_importing_them_nee
         "importlib/util.py": "import types\n",
         "importlib/resources.py": "",
         "types.py": "",
+        "inspect.py": "import importlib.util\n",
     })
     frozen = frozenset({"codecs", "zipimport", "os", "abc", "stat", "importlib.util", "site"})
     split = stdlib_packs.split(members, frozen=frozen)
@@ -45,6 +46,8 @@ def test_modules_frozen_into_the_interpreter_are_left_out_and_importing_them_nee
     # A package keeps its members that are not frozen; a frozen submodule's own imports are python.wasm's.
     assert [m.module for m in packs["importlib"].members] == ["importlib", "importlib.resources"]
     assert "types" in packs and packs["importlib"].imports == ()
+    # importlib.util is frozen, but importing it imports the package importlib first: its pack.
+    assert packs["inspect"].imports == ("importlib",)
     assert stdlib_packs.index_json(split, {name: b"" for name in packs})["frozen"] == list(split.frozen)
 
 

@@ -162,9 +162,10 @@ def split(members: list[Member], extension_files: tuple[str, ...] = (), frozen: 
     by_module = {member.module: member for member in members}
     extensions = {extension_name(file): file for file in extension_files}
     # A package's __main__ runs only under -m: what it imports is no dependency of the package.
+    # Importing a.b.c imports a and a.b first: they count even when a.b.c itself is frozen.
     imports = {member.module: set() if member.module.endswith(".__main__") else
-               {name for name in _with_extension_imports(module_level_imports(member))
-                if name in by_module or name in extensions}
+               {name for imported in _with_extension_imports(module_level_imports(member))
+                for name in _self_and_parents(imported) if name in by_module or name in extensions}
                for member in members}
 
     def top_of(name: str) -> str:
@@ -195,6 +196,12 @@ def split(members: list[Member], extension_files: tuple[str, ...] = (), frozen: 
         for name, file in sorted(extensions.items()))
     return Split(core=core, core_imports=imported_tops(needed, core_tops), packs=tuple(packs), extensions=extension_packs,
                  frozen=left_out)
+
+
+def _self_and_parents(name: str) -> list[str]:
+    """a.b.c -> a, a.b, a.b.c"""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def _with_extension_imports(names: set[str]) -> set[str]:
